@@ -1,0 +1,66 @@
+"""The ``xlcli`` command: a Typer app that registers one thin command module per step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import click
+import typer
+
+from xlcli import __version__
+from xlcli.errors import XlcliError
+
+
+class _Group(typer.core.TyperGroup):
+    """Turns a user's mistake (XlcliError) anywhere below into one line and exit code 2."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except XlcliError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+app = typer.Typer(
+    cls=_Group,
+    name="xlcli",
+    help="Cross-lingual dense retrieval with non-English, misspelled queries — every step in one SQLite store.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"xlcli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    db: Optional[Path] = typer.Option(
+        None, "--db", envvar="XLCLI_DB", help="The store (a SQLite file). Default ./xlcli.db.", show_default=False
+    ),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    from xlcli.commands.common import AppState
+
+    ctx.obj = AppState(db)
+
+
+def _register() -> None:
+    # One line per command module; keep heavy imports (torch, transformers) inside the commands.
+    from xlcli.commands import sql
+
+    app.command("sql")(sql.sql)
+
+
+_register()
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,1 @@
+"""Readers that turn benchmark files into plain records (no store access here)."""

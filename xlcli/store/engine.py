@@ -1,0 +1,167 @@
+"""Open the one SQLite file every step reads and writes.
+
+The engine uses an extension-capable driver (see :mod:`xlcli.store.driver`), loads sqlite-vec on
+every connection, and runs in WAL mode with foreign keys and a busy timeout so that several
+processes (e.g. ``index --shard``) can share the store. Pending migrations are applied on open.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import sqlite_vec
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError
+
+from xlcli.errors import XlcliError
+from xlcli.store import migrations
+from xlcli.store.driver import sqlite_module
+
+DEFAULT_PATH = "xlcli.db"
+ENV_VAR = "XLCLI_DB"
+BUSY_TIMEOUT_MS = 30_000
+
+
+def default_path() -> Path:
+    return Path(os.environ.get(ENV_VAR) or DEFAULT_PATH)
+
+
+def _is_read_only(path: Path) -> bool:
+    # Root may write anything, so the permission bits are honoured as the user's intent too.
+    return not os.access(path, os.W_OK) or not (path.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+
+
+def _friendly(exc: BaseException, path: Path) -> XlcliError:
+    message = str(getattr(exc, "orig", exc) or exc)
+    if "locked" in message or "busy" in message:
+        return XlcliError(f"store {path} is locked by another process: retry when it finishes")
+    if "readonly" in message or "read-only" in message:
+        return XlcliError(f"store {path} is read-only: make it writable or use another --db")
+    if "not a database" in message or "malformed" in message:
+        return XlcliError(f"{path} is not an xlcli store (not a SQLite database)")
+    if "unable to open" in message:
+        return XlcliError(f"cannot open store {path}: {message}")
+    return XlcliError(f"store {path}: {message}")
+
+
+class Store:
+    """A handle on one xlcli database: ``read()`` and ``write()`` give SQLAlchemy connections."""
+
+    def __init__(self, path: Path, engine: Engine, *, writable: bool):
+        self.path = path
+        self.engine = engine
+        self.writable = writable
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except DBAPIError as exc:
+            raise _friendly(exc, self.path) from exc
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One write transaction (``BEGIN IMMEDIATE``): all of it lands, or none of it."""
+        if not self.writable:
+            raise XlcliError(f"store {self.path} was opened read-only (use --write)")
+        try:
+            with self.engine.connect() as conn:
+                conn.execution_options(xlcli_immediate=True)
+                with conn.begin():
+                    yield conn
+        except DBAPIError as exc:
+            raise _friendly(exc, self.path) from exc
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.dispose()
+
+
+def _make_engine(path: Path, *, query_only: bool) -> Engine:
+    module = sqlite_module()
+    engine = create_engine(f"sqlite:///{path}", module=module)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:
+        # Autocommit at the driver level; transactions are begun explicitly below so that
+        # DDL is transactional and writers take the lock up front (no upgrade deadlocks).
+        dbapi_conn.isolation_level = None
+        dbapi_conn.enable_load_extension(True)
+        sqlite_vec.load(dbapi_conn)
+        dbapi_conn.enable_load_extension(False)
+        dbapi_conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        dbapi_conn.execute("PRAGMA foreign_keys = ON")
+        if query_only:
+            dbapi_conn.execute("PRAGMA query_only = ON")
+        else:
+            dbapi_conn.execute("PRAGMA journal_mode = WAL")
+            dbapi_conn.execute("PRAGMA synchronous = NORMAL")
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get("xlcli_immediate")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def open_store(path: str | os.PathLike | None = None, *, write: bool = True, must_exist: bool = False) -> Store:
+    """Open (creating and migrating if needed) the store at ``path``.
+
+    ``write=False`` opens it read-only (``PRAGMA query_only``), never creating or migrating it.
+    """
+    path = Path(path) if path is not None else default_path()
+    if path.exists() and path.is_dir():
+        raise XlcliError(f"store path {path} is a directory: give a file path with --db")
+    if not path.parent.exists():
+        raise XlcliError(f"cannot create store {path}: directory {path.parent} does not exist")
+    if not path.exists():
+        if must_exist or not write:
+            raise XlcliError(f"no store at {path}: run `xlcli ingest ...` first or point --db / {ENV_VAR} at one")
+    elif write and _is_read_only(path):
+        raise XlcliError(f"store {path} is read-only: make it writable or use another --db")
+
+    engine = _make_engine(path, query_only=not write)
+    store = Store(path, engine, writable=write)
+    try:
+        _migrate(store)
+    except XlcliError:
+        engine.dispose()
+        raise
+    except DBAPIError as exc:
+        engine.dispose()
+        raise _friendly(exc, path) from exc
+    except Exception as exc:  # the driver's own errors, raised before SQLAlchemy wraps them
+        engine.dispose()
+        if isinstance(exc, sqlite_module().DatabaseError):
+            raise _friendly(exc, path) from exc
+        raise
+    return store
+
+
+def _migrate(store: Store) -> None:
+    raw = store.engine.raw_connection()
+    try:
+        dbapi_conn = raw.driver_connection
+        applied = migrations.applied_versions(dbapi_conn)
+        migrations.check_not_newer(applied, f"store {store.path}")
+        if not store.writable:
+            if migrations.pending(applied):
+                if not applied:
+                    raise XlcliError(f"{store.path} is not an xlcli store")
+                raise XlcliError(f"store {store.path} needs a schema upgrade: open it once without read-only mode")
+            return
+        for migration in migrations.pending(applied):
+            migrations.apply(dbapi_conn, migration)
+    finally:
+        raw.close()
