@@ -54,8 +54,10 @@ def root(
 
 def _register() -> None:
     # One line per command module; keep heavy imports (torch, transformers) inside the commands.
-    from xlcli.commands import sql
+    from xlcli.commands import ingest, sql, status
 
+    app.add_typer(ingest.app, name="ingest")
+    app.command("status")(status.status)
     app.command("sql")(sql.sql)
 
 
