@@ -1,0 +1,62 @@
+"""``xlcli report``: systems × languages × {clean, misspelled}, significance, exports, plots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from xlcli import languages
+from xlcli.commands.common import open_existing, out
+from xlcli.errors import XlcliError
+from xlcli.report import degradation, render, tables
+from xlcli.store.catalog import resolve_dataset
+
+
+def report(
+    ctx: typer.Context,
+    dataset: Optional[str] = typer.Option(None, "--dataset", help="Dataset (default: the only one)."),
+    runs: Optional[str] = typer.Option(None, "--runs", help="Comma-separated eval invocation ids (see `xlcli status`); default: the latest run of each system, language and condition."),
+    latest: bool = typer.Option(True, "--latest", help="Use the latest eval run per system, language and condition (the default)."),
+    baseline: Optional[str] = typer.Option(None, "--baseline", help="System (index name) the others are compared with (default: the first)."),
+    measure: str = typer.Option("R@10", "--measure", help="Measure to report (one that eval computed)."),
+    by: str = typer.Option("language,condition", "--by", help="language,condition (default) or category (LoCoMo)."),
+    langs: Optional[str] = typer.Option(None, "--langs", help="Only these languages."),
+    fmt: str = typer.Option("rich", "--format", help="rich, md, csv, json or latex."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Write the degradation plot (measure vs edit distance) to this PNG."),
+    degradation_view: bool = typer.Option(True, "--degradation/--no-degradation", help="Show the degradation bars (rich format)."),
+) -> None:
+    """Tables of an eval: rows = systems, columns = languages × {clean, misspelled}, drops, gains with significance."""
+    if fmt not in render.FORMATS:
+        raise XlcliError(f"--format {fmt}: use one of {', '.join(render.FORMATS)}")
+    if by not in ("language,condition", "condition,language", "language", "category"):
+        raise XlcliError(f"--by {by}: use language,condition or category")
+    invocation_ids = None
+    if runs:
+        try:
+            invocation_ids = [int(r) for r in runs.split(",") if r.strip()]
+        except ValueError:
+            raise XlcliError(f"--runs {runs}: give eval invocation ids, e.g. 12,15") from None
+    if plot is not None:
+        degradation.check_plot_path(plot)
+    lang_list = languages.parse_list(langs)
+    with open_existing(ctx) as store, store.read() as conn:
+        ds = resolve_dataset(conn, dataset)
+        result = tables.build(conn, ds["id"], measure=measure, baseline=baseline, invocation_ids=invocation_ids,
+                              by_category=by == "category", langs=lang_list)
+        wants_curves = plot is not None or (fmt == "rich" and degradation_view)
+        curves = tables.degradation(conn, ds["id"], result, invocation_ids) if wants_curves else {}
+    if plot is not None and not any(len(c) > 1 for c in curves.values()):
+        raise XlcliError("--plot: these eval runs have no misspelled variants to plot")
+    rendered = render.render(result, fmt)
+    if isinstance(rendered, str):
+        typer.echo(rendered, nl=not rendered.endswith("\n"))
+    else:
+        out.print(rendered)
+        if curves and any(len(c) > 1 for c in curves.values()):
+            out.print(degradation.bars(curves, measure))
+    if plot is not None:
+        degradation.plot(curves, measure, plot)
+        if fmt == "rich":
+            out.print(f"Wrote {plot}")

@@ -1,0 +1,1 @@
+"""``report``: systems × languages × {clean, misspelled} tables with significance, and exports."""

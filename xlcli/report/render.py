@@ -1,0 +1,138 @@
+"""Render a :class:`~xlcli.report.tables.Report` as a rich table, Markdown, CSV, JSON or LaTeX.
+
+Text formats show measures ×100 with one decimal, as IR papers do; CSV and JSON carry the
+exact fractions, so they match ``xlcli sql`` over ``eval_measures``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+
+from rich.markup import escape
+from rich.table import Table
+
+from xlcli.report.tables import CLEAN, Report
+
+FORMATS = ("rich", "md", "csv", "json", "latex")
+
+
+def _pct(value: float) -> str:
+    return "–" if value is None or math.isnan(value) else f"{100 * value:.1f}"
+
+
+def _signed(value: float) -> str:
+    return "–" if math.isnan(value) else f"{100 * value:+.1f}"
+
+
+def _condition_label(condition: str) -> str:
+    return condition if condition == CLEAN else f"typo:{condition}"
+
+
+def grid(report: Report) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of plain strings: the one layout every text format shares."""
+    by_category = report.groups != [""]
+    if by_category:
+        header = ["system", "lang", "condition", *report.groups]
+        rows = []
+        for system in report.systems:
+            for lang in report.langs:
+                for condition in report.conditions:
+                    cells = [_value(report, system, lang, condition, g) for g in report.groups]
+                    if any(c != "" for c in cells):
+                        rows.append([system.label, lang, _condition_label(condition), *cells])
+        return header, rows
+    header = ["system"]
+    columns = []
+    for lang in report.langs:
+        for condition in report.conditions:
+            header.append(f"{lang} {_condition_label(condition)}")
+            columns.append((lang, condition, "value"))
+            if condition != CLEAN and CLEAN in report.conditions:
+                header.append(f"{lang} drop")
+                columns.append((lang, condition, "drop"))
+    rows = []
+    for system in report.systems:
+        row = [system.label]
+        for lang, condition, what in columns:
+            if what == "value":
+                row.append(_value(report, system, lang, condition, ""))
+            else:
+                drop = report.drop(system, lang, condition)
+                row.append("" if drop is None else f"{_signed(drop[0])} ({100 * drop[1]:+.0f}%)" if not math.isnan(drop[1]) else _signed(drop[0]))
+        rows.append(row)
+    return header, rows
+
+
+def _value(report: Report, system, lang: str, condition: str, group: str) -> str:
+    cell = report.cell(system, lang, condition, group)
+    if cell is None:
+        return ""
+    text = _pct(cell.mean)
+    gain = report.gains.get((system.index_id, lang, condition, group))
+    if gain is not None and not math.isnan(gain.test.mean_diff):
+        text += f" ({_signed(gain.test.mean_diff)}{gain.mark})"
+    return text
+
+
+def caption(report: Report) -> str:
+    return (
+        f"{report.measure} ×100. Gains over baseline {report.baseline.name!r} in parentheses; paired t-test over "
+        "queries, Holm-adjusted across the table: * p<0.05, ** p<0.01. A misspelled condition's per-query value is "
+        "the mean over that query's variants; drop = misspelled − clean (relative in %)."
+    )
+
+
+def render(report: Report, fmt: str) -> str | Table:
+    if fmt == "json":
+        return json.dumps({"measure": report.measure, "baseline": report.baseline.name, "rows": report.records()},
+                          ensure_ascii=False, indent=2)
+    if fmt == "csv":
+        records = report.records()
+        buffer = io.StringIO()
+        fields = list(dict.fromkeys(k for r in records for k in r))
+        writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(records)
+        return buffer.getvalue()
+    header, rows = grid(report)
+    if fmt == "md":
+        lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+        lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+        return "\n".join(lines) + "\n\n" + caption(report) + "\n"
+    if fmt == "latex":
+        return _latex(header, rows, report)
+    table = Table(*header, title=f"{report.measure} by system, language and condition", caption=caption(report),
+                  caption_justify="left", title_justify="left")
+    for row in rows:
+        table.add_row(*(_rich_cell(c) for c in row))
+    return table
+
+
+def _rich_cell(cell: str) -> str:
+    """Significant gains green, significant losses red; everything else as is."""
+    text = escape(cell)
+    if cell.endswith("*)"):
+        return f"[green]{text}[/]" if "(+" in cell else f"[red]{text}[/]"
+    return text
+
+
+def _latex(header: list[str], rows: list[list[str]], report: Report) -> str:
+    def esc(text: str) -> str:
+        for a, b in (("\\", "\\textbackslash{}"), ("&", "\\&"), ("%", "\\%"), ("_", "\\_"), ("#", "\\#"), ("–", "--")):
+            text = text.replace(a, b)
+        return text.replace("**", "$^{**}$").replace("*)", "$^{*}$)").replace("$^{*}$$^{*}$", "$^{**}$")
+
+    lines = [
+        "\\begin{table}",
+        "\\centering",
+        "\\begin{tabular}{l" + "r" * (len(header) - 1) + "}",
+        "\\toprule",
+        " & ".join(esc(h) for h in header) + " \\\\",
+        "\\midrule",
+    ]
+    lines += [" & ".join(esc(c) for c in row) + " \\\\" for row in rows]
+    lines += ["\\bottomrule", "\\end{tabular}", f"\\caption{{{esc(caption(report))}}}", "\\end{table}"]
+    return "\n".join(lines) + "\n"
