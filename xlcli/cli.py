@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-import click
 import typer
 
 from xlcli import __version__
@@ -15,11 +14,11 @@ from xlcli.errors import XlcliError
 class _Group(typer.core.TyperGroup):
     """Turns a user's mistake (XlcliError) anywhere below into one line and exit code 2."""
 
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx: typer.Context):
         try:
             return super().invoke(ctx)
         except XlcliError as exc:
-            click.echo(f"Error: {exc}", err=True)
+            typer.echo(f"Error: {exc}", err=True)
             ctx.exit(exc.exit_code)
 
 
