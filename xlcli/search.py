@@ -1,0 +1,158 @@
+"""Retrieval over an index: exact batch search (eval), vec0 KNN (interactive search), BM25.
+
+Scores are cosine similarities for dense indexes (the vec0 table's metric) and −bm25() for BM25
+ones; higher is better. Rankings are deterministic: score descending, then passage ext id
+*descending* — trec_eval's own order (``comp_sim_docno``), so a TREC export of a ranking is read
+back by trec_eval / ir_measures in the same order.
+
+Exact batch search (:class:`DenseIndex`) reads an index's vectors once, groups them by scope, and
+scores queries with a matrix product in chunks, keeping the top k per query within the query's
+scope (a query without a scope searches every passage). It returns the same rankings as vec0's
+KNN and is much faster for thousands of queries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+from sqlalchemy import Connection, text
+
+from xlcli import bm25
+from xlcli.errors import XlcliError
+from xlcli.store import Store, vectors
+
+Ranking = list[tuple[int, float]]  # (passage id, score), best first
+
+# Keep a chunk's score matrix near 64 MiB of float32.
+_CHUNK_CELLS = 1 << 24
+
+
+def _normalise(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return matrix / np.where(norms == 0, 1, norms)
+
+
+@dataclass
+class _Group:
+    passage_ids: np.ndarray  # int64
+    matrix: np.ndarray  # float32, rows L2-normalised
+    tie_key: np.ndarray  # 0 for the largest ext id: sorts ties by ext id descending
+
+
+def _group(passage_ids: np.ndarray, ext_ids: Sequence[str], matrix: np.ndarray) -> _Group:
+    order = sorted(range(len(ext_ids)), key=lambda i: ext_ids[i], reverse=True)
+    tie_key = np.empty(len(ext_ids), dtype=np.int64)
+    tie_key[order] = np.arange(len(ext_ids))
+    return _Group(passage_ids, np.ascontiguousarray(matrix, dtype=np.float32), tie_key)
+
+
+def top_k(scores: np.ndarray, tie_key: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Column indices and scores of the top ``k`` per row: score desc, then ``tie_key`` asc.
+
+    ``argpartition`` picks k candidates; a row whose k-th score is tied with columns left out is
+    redone over all its columns at or above that score, so ties at the cut are broken by the key
+    too, not by the partition's arbitrary choice.
+    """
+    n_rows, n_cols = scores.shape
+    k = min(k, n_cols)
+    if k == 0:
+        return np.zeros((n_rows, 0), np.int64), np.zeros((n_rows, 0), scores.dtype)
+    if k < n_cols:
+        idx = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    else:
+        idx = np.broadcast_to(np.arange(n_cols), (n_rows, n_cols)).copy()
+    top = np.take_along_axis(scores, idx, axis=1)
+    order = np.lexsort((tie_key[idx], -top), axis=1)
+    idx, top = np.take_along_axis(idx, order, axis=1), np.take_along_axis(top, order, axis=1)
+    if k < n_cols:
+        tied = np.flatnonzero((scores >= top[:, -1:]).sum(axis=1) > k)
+        for row in tied:
+            cand = np.flatnonzero(scores[row] >= top[row, -1])
+            best = cand[np.lexsort((tie_key[cand], -scores[row, cand]))][:k]
+            idx[row], top[row] = best, scores[row, best]
+    return idx, top
+
+
+class DenseIndex:
+    """An index's vectors in memory, grouped by scope, for exact batch search."""
+
+    def __init__(self, passage_ids: np.ndarray, scopes: Sequence[str | None], ext_ids: Sequence[str], matrix: np.ndarray):
+        self.dim = matrix.shape[1]
+        self.size = len(passage_ids)
+        unit = _normalise(matrix.astype(np.float32, copy=False))
+        self._all = _group(passage_ids, ext_ids, unit)
+        by_scope: dict[str | None, list[int]] = {}
+        for i, scope in enumerate(scopes):
+            by_scope.setdefault(scope, []).append(i)
+        self._groups = {
+            scope: _group(passage_ids[rows], [ext_ids[i] for i in rows], unit[rows])
+            for scope, rows in by_scope.items()
+            if scope is not None
+        }
+
+    @classmethod
+    def load(cls, conn: Connection, index_row) -> "DenseIndex":
+        data = vectors.read_all(conn, index_row["vec_table"], index_row["dim"])
+        ext = dict(conn.execute(
+            text("SELECT p.id, p.ext_id FROM index_entries e JOIN passages p ON p.id = e.passage_id WHERE e.index_id = :i"),
+            {"i": index_row["id"]},
+        ).all())
+        return cls(data.passage_ids, data.scopes, [ext[int(pid)] for pid in data.passage_ids], data.matrix)
+
+    def search(self, queries: np.ndarray, scopes: Sequence[str | None], k: int) -> list[Ranking]:
+        """Top-k rankings of each query vector within its scope (None: over all passages)."""
+        queries = _normalise(np.asarray(queries, dtype=np.float32))
+        results: list[Ranking] = [[] for _ in range(len(queries))]
+        by_scope: dict[str | None, list[int]] = {}
+        for i, scope in enumerate(scopes):
+            by_scope.setdefault(scope, []).append(i)
+        for scope, rows in by_scope.items():
+            group = self._all if scope is None else self._groups.get(scope)
+            if group is None or len(group.passage_ids) == 0:
+                continue  # nothing indexed in this scope: empty rankings
+            chunk = max(1, _CHUNK_CELLS // max(len(group.passage_ids), 1))
+            for start in range(0, len(rows), chunk):
+                part = rows[start : start + chunk]
+                scores = queries[part] @ group.matrix.T
+                idx, top = top_k(scores, group.tie_key, k)
+                pids = group.passage_ids[idx]
+                for row, ids, vals in zip(part, pids.tolist(), top.tolist()):
+                    results[row] = list(zip(ids, vals))
+        return results
+
+
+def knn(conn: Connection, index_row, query: np.ndarray, k: int, scope: str | None = None) -> Ranking:
+    """vec0's KNN for one query vector (interactive search), ties by ext id descending."""
+    if k > vectors.MAX_K:
+        raise XlcliError(f"-k {k}: sqlite-vec returns at most {vectors.MAX_K} neighbours")
+    hits = vectors.knn(conn, index_row["vec_table"], query, k, scope)
+    return _order_ties(conn, hits)
+
+
+def bm25_search(conn: Connection, index_row, query: str, k: int, scope: str | None = None) -> Ranking:
+    return bm25.search(conn, index_row["vec_table"], query, k, scope)
+
+
+def _order_ties(conn: Connection, hits: Ranking) -> Ranking:
+    if not hits:
+        return hits
+    ext = passage_ext_ids(conn, [pid for pid, _ in hits])
+    by_ext_desc = sorted(hits, key=lambda h: ext[h[0]], reverse=True)
+    return sorted(by_ext_desc, key=lambda h: -h[1])
+
+
+def passage_ext_ids(conn: Connection, passage_ids: Sequence[int]) -> dict[int, str]:
+    ids = sorted(set(int(p) for p in passage_ids))
+    found: dict[int, str] = {}
+    for start in range(0, len(ids), 900):
+        part = ids[start : start + 900]
+        marks = ",".join("?" * len(part))
+        found.update(conn.exec_driver_sql(f"SELECT id, ext_id FROM passages WHERE id IN ({marks})", tuple(part)).all())
+    return found
+
+
+def open_dense(store: Store, index_row) -> DenseIndex:
+    with store.read() as conn:
+        return DenseIndex.load(conn, index_row)
