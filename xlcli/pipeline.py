@@ -1,0 +1,234 @@
+"""Run a study from one TOML file: the steps it lists, in order, each as its CLI command.
+
+A config is a list of ``[[step]]`` tables; ``run`` names the command (``"ingest locomo"``,
+``"perturb"``, ``"index"`` ...) and every other key is one of that command's options (``--name``
+→ ``name``; ``test-conversations`` and ``test_conversations`` are the same) or arguments (by
+their name, e.g. ``file``). ``true`` turns a flag on; a list repeats an option. Paths are
+relative to the config file; ``{fixtures}`` stands for the bundled fixtures directory.
+
+Each step runs in this process through the real command, so validation and output are the
+command's own. The pipeline records one invocation per step (its command line and the
+contents of the files it reads): a step that finished is skipped without being started, and one
+that was interrupted is run again, which resumes it (every step is resumable on its own).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import typer
+
+from xlcli.datasets.files import sha256
+from xlcli.errors import XlcliError
+from xlcli.store import Store, invocations
+from xlcli.store.invocations import display_state
+
+RESERVED = {"run", "db"}
+
+
+def fixtures_dir() -> Path:
+    package_dir = Path(__file__).resolve().parent
+    for candidate in (package_dir / "fixtures", package_dir.parent / "fixtures"):
+        if candidate.is_dir():
+            return candidate
+    raise XlcliError("the bundled fixtures are missing from this installation")
+
+
+@dataclass
+class Step:
+    number: int
+    line: int
+    run: str
+    argv: list[str]
+    files: list[Path] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return f"{self.number}. xlcli {' '.join(self.argv)}"
+
+    def identity(self) -> dict:
+        """What makes two runs of this step the same: its command line and its input files' bytes."""
+        return {"argv": self.argv, "files": {str(f): sha256(f) for f in self.files if f.is_file()}}
+
+
+@dataclass
+class Study:
+    path: Path
+    db: Path | None
+    steps: list[Step]
+
+
+def _command_tree():
+    from xlcli.cli import app
+
+    return typer.main.get_command(app)
+
+
+def _find_command(root, words: list[str], where: str):
+    command = root
+    for word in words:
+        sub = getattr(command, "commands", {}).get(word)
+        if sub is None:
+            known = ", ".join(sorted(getattr(command, "commands", {}))) or "none"
+            raise XlcliError(f"{where}: unknown step {' '.join(words)!r} (steps: {known})")
+        command = sub
+    if getattr(command, "commands", None):
+        raise XlcliError(f"{where}: step {' '.join(words)!r} needs a subcommand ({', '.join(sorted(command.commands))})")
+    if words and words[0] in ("pipeline", "demo"):
+        raise XlcliError(f"{where}: a pipeline cannot run {words[0]!r}")
+    return command
+
+
+def _key_lines(text: str) -> list[dict[str, int]]:
+    """For each [[step]] table, the line number of each key (tomllib keeps no positions)."""
+    tables: list[dict[str, int]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if re.match(r"^\[\[\s*step\s*\]\]", stripped):
+            tables.append({"[[step]]": number})
+        elif tables and (match := re.match(r'^"?([A-Za-z0-9_.-]+)"?\s*=', stripped)):
+            tables[-1].setdefault(match.group(1), number)
+        elif stripped.startswith("[") and not stripped.startswith("[["):
+            tables.append({})  # another table: keys below are not a step's
+    return [t for t in tables if "[[step]]" in t]
+
+
+def _value_args(option: str, value, param, where: str, base: Path) -> tuple[list[str], list[Path]]:
+    is_path = getattr(param.type_descriptor, "annotation", None) is Path
+    values = value if isinstance(value, list) else [value]
+    args, files = [], []
+    for item in values:
+        if isinstance(item, bool):
+            if not getattr(param, "is_flag", False):
+                raise XlcliError(f"{where}: {param.name} takes a value, not true/false")
+            if item:
+                args.append(option)
+            elif param.secondary_opts:
+                args.append(param.secondary_opts[0])
+            continue
+        if isinstance(item, (dict, list)):
+            raise XlcliError(f"{where}: {param.name} must be a string, number or list of them")
+        text = str(item).replace("{fixtures}", str(fixtures_dir()))
+        if is_path:
+            path = Path(text)
+            path = path if path.is_absolute() else (base / path)
+            files.append(path)
+            text = str(path)
+        args.extend([option, text] if option else [text])
+    return args, files
+
+
+def load(path: Path, overrides: dict[str, dict] | None = None) -> Study:
+    """Parse and check a config; ``overrides`` ({run: {key: value}}) change the steps it names."""
+    if not path.is_file():
+        raise XlcliError(f"{path}: no such config file")
+    raw = path.read_text(encoding="utf-8")
+    try:
+        config = tomllib.loads(raw)
+    except tomllib.TOMLDecodeError as exc:
+        raise XlcliError(f"{path}: not valid TOML ({exc})") from None
+    unknown = set(config) - {"db", "step"}
+    if unknown:
+        raise XlcliError(f"{path}: unknown top-level key {sorted(unknown)[0]!r} (use db and [[step]] tables)")
+    tables = config.get("step") or []
+    if not isinstance(tables, list) or not tables:
+        raise XlcliError(f"{path}: no [[step]] tables")
+    for table in tables:
+        if isinstance(table, dict) and overrides and str(table.get("run")) in overrides:
+            table.update(overrides[str(table["run"])])
+    lines = _key_lines(raw)
+    root = _command_tree()
+    base = path.resolve().parent
+    steps = []
+    for number, table in enumerate(tables, start=1):
+        key_lines = lines[number - 1] if number - 1 < len(lines) else {}
+        step_line = key_lines.get("[[step]]", 0)
+        if "run" not in table:
+            raise XlcliError(f"{path}:{step_line}: step {number} has no 'run' (e.g. run = \"index\")")
+        words = str(table["run"]).split()
+        command = _find_command(root, words, f"{path}:{key_lines.get('run', step_line)}")
+        params = {p.name: p for p in command.params}
+        positional, options, files = [], [], []
+        for key, value in table.items():
+            if key in RESERVED:
+                continue
+            where = f"{path}:{key_lines.get(key, step_line)}"
+            param = params.get(key.replace("-", "_"))
+            if param is None or param.name == "help":
+                names = sorted(p.name.replace("_", "-") for p in command.params if p.name != "help")
+                raise XlcliError(f"{where}: unknown parameter {key!r} for step {' '.join(words)!r} (parameters: {', '.join(names)})")
+            if getattr(param, "param_type_name", "") == "argument":
+                args, found = _value_args("", value, param, where, base)
+                positional.extend(args)
+            else:
+                long = next((o for o in param.opts if o.startswith("--")), param.opts[0])
+                args, found = _value_args(long, value, param, where, base)
+                options.extend(args)
+            files.extend(found)
+        steps.append(Step(number, step_line, " ".join(words), [*words, *positional, *options], files))
+    db = config.get("db")
+    return Study(path, (base / db) if db and not Path(db).is_absolute() else (Path(db) if db else None), steps)
+
+
+def run_step(db: Path, step: Step) -> int:
+    """Run one step's command in this process; returns its exit code."""
+    command = _command_tree()
+    try:
+        code = command.main(args=["--db", str(db), *step.argv], prog_name="xlcli", standalone_mode=False)
+    except SystemExit as exc:  # a command calling sys.exit
+        code = exc.code if isinstance(exc.code, int) else 1
+    return code or 0
+
+
+def run(store: Store, study: Study, *, echo=print) -> list[tuple[Step, str]]:
+    """Run every step not yet done; stop at the first that fails."""
+    outcome = []
+    for step in study.steps:
+        identity = step.identity()
+        if invocations.find_done(store, "pipeline-step", identity) is not None:
+            echo(f"[skip] {step.label} (done)")
+            outcome.append((step, "skipped"))
+            continue
+        echo(f"[run ] {step.label}")
+        invocation = invocations.begin(store, "pipeline-step", identity)
+        started = time.perf_counter()
+        try:
+            code = run_step(store.path, step)
+        except BaseException as exc:
+            invocations.fail(store, invocation, f"{type(exc).__name__}: {exc}")
+            raise
+        if code != 0:
+            invocations.fail(store, invocation, f"exit code {code}")
+            raise XlcliError(f"{study.path}:{step.line}: step {step.number} ({step.run}) failed with exit code {code}")
+        invocations.finish(store, invocation, {"seconds": round(time.perf_counter() - started, 2)})
+        outcome.append((step, "done"))
+    return outcome
+
+
+def status(store: Store, study: Study) -> list[tuple[Step, str, dict | None]]:
+    """Each step's state: done, running, interrupted, failed or pending."""
+    from sqlalchemy import text
+
+    rows = []
+    with store.read() as conn:
+        for step in study.steps:
+            key = invocations.params_key(step.identity())
+            row = conn.execute(text("SELECT state, pid, host, summary_json, error FROM invocations"
+                                    " WHERE step = 'pipeline-step' AND key = :k"), {"k": key}).mappings().first()
+            if row is None:
+                rows.append((step, "pending", None))
+            else:
+                import json
+
+                rows.append((step, display_state(row["state"], row["pid"], row["host"]),
+                             json.loads(row["summary_json"]) if row["summary_json"] else {"error": row["error"]}))
+    return rows
+
+
+def echo_err(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
