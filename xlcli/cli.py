@@ -53,9 +53,10 @@ def root(
 
 def _register() -> None:
     # One line per command module; keep heavy imports (torch, transformers) inside the commands.
-    from xlcli.commands import ingest, report, sql, status
+    from xlcli.commands import generate, ingest, report, sql, status
 
     app.add_typer(ingest.app, name="ingest")
+    app.add_typer(generate.app, name="generate")
     app.command("report")(report.report)
     app.command("status")(status.status)
     app.command("sql")(sql.sql)

@@ -53,5 +53,9 @@ class Bar:
             fields["info"] = info
         self._progress.update(self._task, **fields)
 
+    def set_total(self, total: int | None) -> None:
+        """For work whose size is known only once it starts (e.g. what a resumed run has left)."""
+        self._progress.update(self._task, total=total)
+
     def set_info(self, info: str) -> None:
         self._progress.update(self._task, info=info)
