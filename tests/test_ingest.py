@@ -216,3 +216,25 @@ def test_status_and_sql(small_store, db):
     small_store("sql", "DELETE FROM qrels WHERE relevance > 5", "--write")
     bad = small_store("sql", "SELECT nope FROM nowhere", ok=False)
     assert bad.exit_code == 2 and "SQL error" in bad.output
+
+
+def test_bundled_fixtures_ingest(cli, db):
+    from conftest import FIXTURES
+
+    result = cli("ingest", "locomo", FIXTURES / "locomo" / "locomo_fixture.json", "--name", "fx", "--test-conversations", "conv-103,conv-104")
+    for phrase in ("zero-padded", "several ids", "extra colon", "names no turn", "does not exist", "without evidence"):
+        assert phrase in result.output
+    cli("ingest", "translations", FIXTURES / "locomo" / "translations.jsonl")
+    info = json.loads(cli("status", "--json").output)["datasets"][0]
+    assert info["scopes"] >= 4 and info["passages"] >= 600
+    originals = sum(n for key, n in info["queries_by_lang_split"].items() if key.startswith("en/"))
+    assert originals >= 160 and len(info["queries_by_category"]) == 5
+    for lang in ("es", "de", "fr", "ru"):
+        assert sum(n for key, n in info["queries_by_lang_split"].items() if key.startswith(f"{lang}/")) == originals
+
+    cli("ingest", "beir", FIXTURES / "beir", "--name", "beir")
+    cli("ingest", "squad", FIXTURES / "squad" / "xquad.en.json", "--lang", "en", "--name", "xquad")
+    cli("ingest", "squad", FIXTURES / "squad" / "xquad.de.json", "--lang", "de", "--name", "xquad")
+    by_name = {d["name"]: d for d in json.loads(cli("status", "--json").output)["datasets"]}
+    assert by_name["beir"]["queries"] == by_name["beir"]["queries_with_qrels"] > 0
+    assert by_name["xquad"]["queries_by_lang_split"]["de/test"] == by_name["xquad"]["queries_by_lang_split"]["en/test"]
