@@ -60,6 +60,7 @@ def _register() -> None:
     app.command("report")(report.report)
     app.command("status")(status.status)
     app.command("sql")(sql.sql)
+    from xlcli.commands import perturb; app.command("perturb")(perturb.perturb)
 
 
 _register()
