@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import List, Optional
 
 import typer
@@ -22,19 +21,6 @@ def _positive(value: int, flag: str, minimum: int = 1) -> int:
     if value < minimum:
         raise XlcliError(f"{flag} {value}: must be at least {minimum}")
     return value
-
-
-def _parse_lexicons(values: list[str]) -> dict[str, Path]:
-    found: dict[str, Path] = {}
-    for value in values:
-        lang, sep, path = value.partition("=")
-        if not sep or not path.strip():
-            raise XlcliError(f"--lexicon {value!r}: write LANG=PATH, e.g. --lexicon es=dicts/en-es.txt")
-        lang = languages.check(lang, where="--lexicon")
-        if lang in found:
-            raise XlcliError(f"--lexicon: two dictionaries for {lang!r}")
-        found[lang] = Path(path.strip()).expanduser()
-    return found
 
 
 @app.command("queries")
@@ -59,103 +45,41 @@ def queries(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """N queries per passage and target language, stored with their generator run (resumable)."""
-    from xlcli.generate import runner
+    from xlcli.generate import jobs, runner
 
     backend = backend or ("lexicon" if lexicon else "seq2seq")
     if backend not in ("seq2seq", "lexicon"):
         raise XlcliError(f"--backend {backend}: use seq2seq or lexicon")
-    _positive(per_lang, "--per-lang")
-    _positive(batch_size, "--batch-size")
-    if limit is not None:
-        _positive(limit, "--limit")
+    if limit is not None and limit < 1:
+        raise XlcliError(f"--limit {limit}: must be at least 1")
+    wanted = languages.parse_list(langs) if langs is not None else None
+    if backend == "lexicon" and model is not None:
+        raise XlcliError("--model is for the seq2seq backend; the lexicon backend uses --lexicon LANG=PATH")
+    if backend == "seq2seq":
+        if lexicon:
+            raise XlcliError("--lexicon is for the lexicon backend (add --backend lexicon, or drop --model)")
+        if model is None:
+            raise XlcliError("give --model HUB_ID|PATH (e.g. ielabgroup/xor-tydi-docTquery-mt5-base) or use --backend lexicon --lexicon LANG=PATH")
+        if wanted is None:
+            raise XlcliError("give the target languages with --langs, e.g. --langs ar,es,de,ru")
     store = open_existing(ctx, write=True)
     try:
+        common = {"per_lang": per_lang, "seed": seed, "dataset": dataset, "name": name, "limit": limit}
         if backend == "lexicon":
-            plan, make_backend = _lexicon_plan(store, lexicon, langs, per_lang, terms, seed, dataset, name, limit, model)
+            plan, make_backend = jobs.lexicon_job(store, lexicons=jobs.parse_lexicons(lexicon), langs=wanted, terms=terms,
+                                                  **common)
         else:
-            plan, make_backend = _seq2seq_plan(store, model, langs, per_lang, top_k, max_new_tokens, batch_size, prompt,
-                                               seed, dataset, name, limit, device, lexicon)
+            plan, make_backend = jobs.seq2seq_job(
+                store, model=model, langs=wanted, top_k=top_k, max_new_tokens=max_new_tokens, batch_size=batch_size,
+                prompt=prompt, device=device, warn=lambda m: err.print(f"[yellow]Warning:[/] {m}"), **common,
+            )
         generator = make_backend()
         with progress.bar(f"Generating ({plan.spec.name})", None, unit="pairs") as bar:
-            result = runner.run(
-                store, plan, generator,
-                on_start=lambda total, done: bar.set_total(total),
-                on_batch=lambda n, lang: bar.advance(n, info=lang),
-            )
+            result = runner.run(store, plan, generator, on_start=lambda total, done: bar.set_total(total),
+                                on_batch=lambda n, lang: bar.advance(n, info=lang))
     finally:
         store.dispose()
     _report(result, as_json)
-
-
-def _lexicon_plan(store, lexicon, langs, per_lang, terms, seed, dataset, name, limit, model):
-    from xlcli.generate import lexicon as lex
-    from xlcli.generate import runner
-    from xlcli.perturb.tables import stopwords
-
-    if model is not None:
-        raise XlcliError("--model is for the seq2seq backend; the lexicon backend uses --lexicon LANG=PATH")
-    if not lexicon:
-        raise XlcliError("--backend lexicon needs at least one --lexicon LANG=PATH (MUSE format: source target per line)")
-    files = _parse_lexicons(lexicon)
-    wanted = languages.parse_list(langs) if langs else list(files)
-    missing = [lang for lang in wanted if lang not in files]
-    if missing:
-        raise XlcliError(f"--langs: no --lexicon for {', '.join(missing)} (give --lexicon {missing[0]}=PATH)")
-    low, high = lex.parse_terms_range(terms)
-    dictionaries = {lang: lex.read_muse(files[lang]) for lang in wanted}
-    params = {
-        "per_lang": per_lang, "terms": [low, high], "seed": seed,
-        "lexicons": {lang: {"path": str(d.path.resolve()), "sha256": d.sha256, "entries": len(d), "pairs": d.pairs}
-                     for lang, d in dictionaries.items()},
-    }
-    plan = runner.plan(store, dataset, backend="lexicon", model=None, langs=wanted, params=params,
-                       requested_name=name, derived_name="lexicon-" + "-".join(wanted), limit=limit)
-    source_lang = plan.passages[0].lang
-
-    def make():
-        with store.read() as conn:
-            from sqlalchemy import text
-
-            texts = [r[0] for r in conn.execute(text("SELECT text FROM passages WHERE dataset_id = :d"),
-                                                {"d": plan.spec.dataset_id}).all()]
-        stats = lex.CorpusStats(texts, stopwords(source_lang))
-        return runner.LexiconBackend(lex.LexiconGenerator(stats, dictionaries, per_lang, low, high, seed))
-
-    return plan, make
-
-
-def _seq2seq_plan(store, model, langs, per_lang, top_k, max_new_tokens, batch_size, prompt, seed, dataset, name, limit,
-                  device, lexicon):
-    from xlcli.encoders import resolve_path
-    from xlcli.generate import runner, seq2seq
-
-    if lexicon:
-        raise XlcliError("--lexicon is for the lexicon backend (add --backend lexicon, or drop --model)")
-    if model is None:
-        raise XlcliError("give --model HUB_ID|PATH (e.g. ielabgroup/xor-tydi-docTquery-mt5-base) or use --backend lexicon --lexicon LANG=PATH")
-    if langs is None:
-        raise XlcliError("give the target languages with --langs, e.g. --langs ar,es,de,ru")
-    wanted = languages.parse_list(langs)
-    _positive(top_k, "--top-k", 0)
-    _positive(max_new_tokens, "--max-new-tokens")
-    seq2seq.check_prompt(prompt)
-    source, path = resolve_path(model) if model != "default" else ("package", model)
-    model_id = path if source == "path" else model
-    params = {"prompt": prompt, "per_lang": per_lang, "top_k": top_k, "max_new_tokens": max_new_tokens, "seed": seed,
-              "max_input_tokens": seq2seq.MAX_INPUT_TOKENS, "sampling": "top-k, per-query seeded generator"}
-    derived = f"{Path(model_id.rstrip('/')).name}-{'-'.join(wanted)}"
-    plan = runner.plan(store, dataset, backend="seq2seq", model=model_id, langs=wanted, params=params,
-                       requested_name=name, derived_name=derived, limit=limit)
-    tokenizer, network, dev = seq2seq.load_seq2seq(model, device=device)  # refused models: before any write
-    warning = seq2seq.model_warning(model, wanted)
-    if warning:
-        err.print(f"[yellow]Warning:[/] {warning}")
-
-    def make():
-        generator = seq2seq.Seq2SeqGenerator(tokenizer, network, dev, top_k=top_k, max_new_tokens=max_new_tokens)
-        return runner.Seq2SeqBackend(generator, prompt, per_lang, seed, batch_size)
-
-    return plan, make
 
 
 def _report(result, as_json: bool) -> None:

@@ -13,7 +13,8 @@ query generator where none is at hand:
 Names: MUSE translates names too ("Caroline" → "carolina", "Mel" → "мел"), so a passage's
 capitalised words are kept when the dataset shows them to be names: capitalised away from the
 start of a sentence more often than written in lower case. A word capitalised only because it
-opens a sentence ("Yesterday, ...") is translated like any other.
+opens a sentence ("Yesterday, ...") is translated like any other. English capitalises weekdays and
+months too, so those are kept as well (a known limit of the rule).
 
 Every choice is drawn from a generator seeded per (passage, language) (see
 :mod:`xlcli.generate.seeding`), so output does not depend on processing order.
@@ -26,7 +27,7 @@ import math
 import random
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -164,7 +165,6 @@ class PseudoQuery:
     oov: int = 0  # terms the dictionary lacks (kept untranslated)
     kept: int = 0  # names and numbers, kept as they are
     seed: int = 0
-    metadata: dict = field(default_factory=dict)
 
     def as_metadata(self) -> dict:
         return {"seed": self.seed, "terms": self.terms, "found": self.found, "oov": self.oov, "kept": self.kept}

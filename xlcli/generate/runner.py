@@ -8,7 +8,6 @@ in one transaction. Machine translation of stored queries lives here too (``tran
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Protocol, Sequence
 
 from sqlalchemy import text

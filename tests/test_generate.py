@@ -1,0 +1,316 @@
+"""generate queries: a tiny randomly initialised T5 through the real seq2seq path (model → prompt →
+sampling → rows), seeded reproducibility, kill-and-resume, the lexicon backend, bad input."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from conftest import corpus_texts
+from sqlalchemy import text
+
+from xlcli.store import open_store
+
+LANG_WORDS = ["Generate", "question:", "Spanish", "German", "French", "Russian", "Arabic"]
+
+
+def rows(db: Path, sql: str, **params):
+    with open_store(db, write=False) as store, store.read() as conn:
+        return conn.execute(text(sql), params).all()
+
+
+def snapshot(db: Path) -> dict:
+    """Every row of every table: 'the store is unchanged' means this is equal."""
+    with open_store(db, write=False) as store, store.read() as conn:
+        tables = [r[0] for r in conn.exec_driver_sql(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+        return {t: conn.exec_driver_sql(f"SELECT * FROM \"{t}\" ORDER BY rowid").all() for t in tables}
+
+
+def make_tiny_t5(directory: Path, *, seed: int = 0) -> Path:
+    """A 2-layer T5 with random weights and a word-level tokenizer trained in memory."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast, T5Config, T5ForConditionalGeneration
+
+    tokenizer = Tokenizer(models.WordLevel(unk_token="<unk>"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer.train_from_iterator(corpus_texts() + [" ".join(LANG_WORDS)],
+                                  trainers.WordLevelTrainer(special_tokens=["<pad>", "</s>", "<unk>"]))
+    fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token="<pad>", eos_token="</s>", unk_token="<unk>")
+    config = T5Config(vocab_size=len(fast), d_model=32, d_ff=64, d_kv=16, num_layers=2, num_decoder_layers=2,
+                      num_heads=2, decoder_start_token_id=0, pad_token_id=0, eos_token_id=1)
+    torch.manual_seed(seed)
+    T5ForConditionalGeneration(config).save_pretrained(directory)
+    fast.save_pretrained(directory)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def tiny_t5(tmp_path_factory) -> Path:
+    return make_tiny_t5(tmp_path_factory.mktemp("tiny-t5"))
+
+
+def expected_seed(seed: int, ext_id: str, lang: str, idx: int) -> int:
+    digest = hashlib.sha256(f"{seed}\x1f{ext_id}\x1f{lang}\x1f{idx}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1
+
+
+def sample_by_hand(model_dir: Path, prompt: str, seed: int, *, top_k: int, max_new_tokens: int) -> str:
+    """Top-k sampling written out step by step (full forward each step, no ``generate``)."""
+    import torch
+    from transformers import AutoTokenizer, T5ForConditionalGeneration
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = T5ForConditionalGeneration.from_pretrained(model_dir).eval()
+    generator = torch.Generator().manual_seed(seed)
+    encoded = tokenizer(prompt, return_tensors="pt")
+    decoded = [model.config.decoder_start_token_id]
+    with torch.no_grad():
+        for step in range(max_new_tokens):
+            logits = model(**encoded, decoder_input_ids=torch.tensor([decoded])).logits[0, -1].clone()
+            if step == 0:
+                logits[model.config.eos_token_id] = float("-inf")  # at least one token
+            values, indices = logits.topk(top_k)
+            token = int(indices[torch.multinomial(torch.softmax(values, -1), 1, generator=generator)])
+            decoded.append(token)
+            if token == model.config.eos_token_id:
+                break
+    return tokenizer.decode(decoded, skip_special_tokens=True).strip()
+
+
+def generated(db: Path, run: str | None = None):
+    sql = ("SELECT p.ext_id, q.lang, q.idx, q.text FROM generated_queries q JOIN passages p ON p.id = q.passage_id"
+           " JOIN generator_runs g ON g.id = q.generator_run_id")
+    if run:
+        sql += " WHERE g.name = :run"
+    return sorted(tuple(r) for r in rows(db, sql + " ORDER BY 1, 2, 3", run=run))
+
+
+def test_tiny_t5_rows_and_provenance(small_store, db, tiny_t5):
+    cli = small_store
+    result = cli("generate", "queries", "--model", tiny_t5, "--langs", "es,de", "--per-lang", "3", "--top-k", "5",
+                 "--max-new-tokens", "6", "--seed", "7", "--batch-size", "4")
+    passages = rows(db, "SELECT id, ext_id, text FROM passages ORDER BY id")
+    assert f"{len(passages) * 2 * 3:,} queries added" in result.output
+
+    (run,) = rows(db, "SELECT * FROM generator_runs")
+    assert run.backend == "seq2seq" and run.model == str(tiny_t5.resolve())
+    assert run.name == f"{tiny_t5.name}-es-de"
+    params = json.loads(run.params_json)
+    assert params["prompt"] == "Generate {language} question: {title}</s>{passage}"
+    assert (params["top_k"], params["max_new_tokens"], params["seed"], params["per_lang"]) == (5, 6, 7, 3)
+    assert params["langs"] == ["es", "de"]
+    (inv,) = rows(db, "SELECT id, step, state FROM invocations WHERE step = 'generate'")
+    assert inv.state == "done" and run.invocation_id == inv.id
+
+    stored = rows(db, "SELECT q.*, p.ext_id, p.text AS passage FROM generated_queries q JOIN passages p ON p.id = q.passage_id")
+    assert len(stored) == len(passages) * 6
+    assert {r.lang for r in stored} == {"es", "de"} and {r.idx for r in stored} == {0, 1, 2}
+    assert all(r.invocation_id == inv.id and r.text.strip() for r in stored)
+    for r in stored:
+        assert json.loads(r.metadata_json)["seed"] == expected_seed(7, r.ext_id, r.lang, r.idx)
+
+    # The longest passage is never padded in its batch: its queries must equal hand-made sampling.
+    longest = max(passages, key=lambda p: len(p.text))
+    for r in (r for r in stored if r.ext_id == longest.ext_id):
+        language = {"es": "Spanish", "de": "German"}[r.lang]
+        prompt = f"Generate {language} question: </s>{longest.text}"  # LoCoMo turns have no title
+        assert r.text == sample_by_hand(tiny_t5, prompt, expected_seed(7, r.ext_id, r.lang, r.idx), top_k=5, max_new_tokens=6)
+
+
+def test_seeded_generation_is_reproducible_across_batch_sizes(cli, db, small_locomo_file, tiny_t5, tmp_path):
+    from conftest import Cli
+
+    other = Cli(tmp_path / "other.db")
+    outputs = []
+    for store_cli, batch in ((cli, "1"), (other, "9")):
+        store_cli("ingest", "locomo", small_locomo_file, "--name", "small")
+        store_cli("generate", "queries", "--model", tiny_t5, "--langs", "fr", "--per-lang", "2", "--max-new-tokens", "5",
+                  "--seed", "3", "--batch-size", batch)
+        outputs.append(generated(store_cli.db))
+    assert outputs[0] == outputs[1] and len(outputs[0]) == 16 * 2
+    cli("generate", "queries", "--model", tiny_t5, "--langs", "fr", "--per-lang", "2", "--max-new-tokens", "5",
+        "--seed", "4", "--name", "seed4")
+    reseeded = generated(db, "seed4")
+    assert sum(a[3] != b[3] for a, b in zip(outputs[0], reseeded)) > len(reseeded) // 2
+
+
+def test_interrupted_generation_resumes_without_duplicates(cli, db, small_locomo_file, tiny_t5, tmp_path):
+    from conftest import Cli
+
+    from xlcli.generate import jobs, runner
+
+    cli("ingest", "locomo", small_locomo_file, "--name", "small")
+    args = dict(model=str(tiny_t5), langs=["es", "ru"], per_lang=2, max_new_tokens=5, batch_size=3, seed=11)
+    calls = []
+
+    def kill_after_two_batches(n, lang):
+        calls.append(n)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    with open_store(db) as store:
+        plan, make = jobs.seq2seq_job(store, **args)
+        with pytest.raises(KeyboardInterrupt):
+            runner.run(store, plan, make(), on_batch=kill_after_two_batches)
+    assert rows(db, "SELECT state FROM invocations WHERE step = 'generate'")[0].state == "failed"
+    assert len(generated(db)) == 2 * 3 * 2  # two whole batches of 3 pairs × 2 queries
+
+    result = cli("generate", "queries", "--model", tiny_t5, "--langs", "es,ru", "--per-lang", "2", "--max-new-tokens", "5",
+                 "--batch-size", "3", "--seed", "11")
+    assert "6 pairs were already done" in result.output
+    (inv,) = rows(db, "SELECT state, attempts FROM invocations WHERE step = 'generate'")
+    assert (inv.state, inv.attempts) == ("done", 2)
+    resumed = generated(db)
+    assert len(resumed) == len(set(r[:3] for r in resumed)) == 16 * 2 * 2
+
+    fresh = Cli(tmp_path / "fresh.db")
+    fresh("ingest", "locomo", small_locomo_file, "--name", "small")
+    fresh("generate", "queries", "--model", tiny_t5, "--langs", "es,ru", "--per-lang", "2", "--max-new-tokens", "5",
+          "--batch-size", "3", "--seed", "11")
+    assert generated(fresh.db) == resumed
+    again = cli("generate", "queries", "--model", tiny_t5, "--langs", "es,ru", "--per-lang", "2", "--max-new-tokens", "5",
+                "--batch-size", "3", "--seed", "11")
+    assert "nothing to do" in again.output and len(generated(db)) == len(resumed)
+
+
+# --- lexicon backend ----------------------------------------------------------------------------
+
+CORPUS = [
+    {"_id": "d1", "title": "", "text": "Pepper chewed the old cello case."},
+    {"_id": "d2", "title": "", "text": "Yesterday we walked Pepper to the harbour."},
+    {"_id": "d3", "title": "", "text": "Cello lessons start on 12 May."},
+]
+LEXICON_ES = """chewed masticó
+old viejo
+old antiguo
+cello violonchelo
+case estuche
+yesterday ayer
+walked caminó
+pepper pimienta
+may mayo
+lessons clases
+"""
+
+
+@pytest.fixture
+def tiny_beir(cli, tmp_path) -> Path:
+    folder = tmp_path / "tiny"
+    (folder / "qrels").mkdir(parents=True)
+    (folder / "corpus.jsonl").write_text("".join(json.dumps(d) + "\n" for d in CORPUS), encoding="utf-8")
+    (folder / "queries.jsonl").write_text(json.dumps({"_id": "q1", "text": "who chewed the cello case"}) + "\n")
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\n")
+    cli("ingest", "beir", folder, "--name", "tiny")
+    lexicon = tmp_path / "en-es.txt"
+    lexicon.write_text(LEXICON_ES, encoding="utf-8")
+    return lexicon
+
+
+def test_lexicon_output_and_coverage_on_known_passages(cli, db, tiny_beir):
+    # --terms 10: every salient term of these short passages is in every pseudo-query, in passage order.
+    result = cli("generate", "queries", "--backend", "lexicon", "--lexicon", f"es={tiny_beir}", "--terms", "10",
+                 "--per-lang", "2", "--json")
+    summary = json.loads(result.stdout)
+    # Stopwords out (the, we, to, on). Names: capitalised away from a sentence start more often than
+    # not (Pepper in d2, May in d3) → kept; "Cello"/"Yesterday" only open sentences → translated.
+    # d1: Pepper masticó {viejo|antiguo} violonchelo estuche — 4 translated, 1 kept
+    # d2: ayer caminó Pepper harbour                         — 2 translated, 1 not in dictionary, 1 kept
+    # d3: violonchelo clases start 12 May                     — 2 translated, 1 not in dictionary, 2 kept
+    assert summary["coverage"]["es"] == {"queries": 6, "terms": 28, "translated": 16, "oov": 4, "kept": 8,
+                                         "coverage": 0.8}
+    texts = {(ext, idx): t for ext, lang, idx, t in generated(db)}
+    assert texts[("d1", 0)] in ("Pepper masticó viejo violonchelo estuche", "Pepper masticó antiguo violonchelo estuche")
+    assert texts[("d2", 0)] == texts[("d2", 1)] == "ayer caminó Pepper harbour"
+    assert texts[("d3", 0)] == "violonchelo clases start 12 May"
+    (row,) = rows(db, "SELECT q.metadata_json FROM generated_queries q JOIN passages p ON p.id = q.passage_id"
+                      " WHERE p.ext_id = 'd2' AND q.idx = 0")
+    meta = json.loads(row.metadata_json)
+    assert meta["terms"] == ["yesterday", "walked", "pepper", "harbour"] and (meta["found"], meta["oov"], meta["kept"]) == (2, 1, 1)
+
+    printed = cli("generate", "queries", "--backend", "lexicon", "--lexicon", f"es={tiny_beir}", "--terms", "10",
+                  "--per-lang", "2")
+    assert "nothing to do" in printed.output and "80.0%" in printed.output
+
+
+def test_lexicon_sampling_is_weighted_and_seeded(cli, db, tiny_beir):
+    cli("generate", "queries", "--lexicon", f"es={tiny_beir}", "--terms", "2", "--per-lang", "40", "--seed", "1")
+    first = generated(db)
+    assert all(len(t.split()) == 2 for *_, t in first)
+    # Every pair of terms appears in passage order; 40 draws use more than one pair per passage.
+    assert len({t for ext, _, _, t in first if ext == "d1"}) > 1
+    cli("generate", "queries", "--lexicon", f"es={tiny_beir}", "--terms", "2", "--per-lang", "40", "--seed", "1",
+        "--name", "again")
+    assert generated(db, "again") == generated(db, "lexicon-es")
+
+
+def test_fixture_acceptance_five_per_passage_and_language(cli, db, fixture_locomo):
+    lexicons = Path(__file__).resolve().parent.parent / "fixtures" / "lexicon"
+    cli("ingest", "locomo", fixture_locomo, "--name", "fixture")
+    result = cli("generate", "queries", "--backend", "lexicon", *[a for lang in ("es", "de", "fr", "ru")
+                 for a in ("--lexicon", f"{lang}={lexicons / f'en-{lang}.txt'}")], "--json")
+    summary = json.loads(result.stdout)
+    counts = rows(db, "SELECT lang, passage_id, count(*) AS n FROM generated_queries GROUP BY lang, passage_id")
+    (passages,) = rows(db, "SELECT count(*) FROM passages")
+    assert {r.n for r in counts} == {5} and len(counts) == 4 * passages[0]
+    assert all(summary["coverage"][lang]["coverage"] > 0.5 for lang in ("es", "de", "fr", "ru"))
+
+
+# --- bad input: one line, exit 2, store unchanged ------------------------------------------------
+
+
+def _fails(cli, db, *args, message: str):
+    before = snapshot(db)
+    result = cli(*args, ok=False)
+    assert result.exit_code == 2, result.output
+    assert message in result.output, result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output
+    assert snapshot(db) == before
+
+
+def test_not_a_seq2seq_model(small_store, db, tiny_bert):
+    _fails(small_store, db, "generate", "queries", "--model", tiny_bert, "--langs", "es", message="not a seq2seq")
+
+
+def test_malformed_lexicon_line(cli, db, tiny_beir, tmp_path):
+    bad = tmp_path / "en-de.txt"
+    bad.write_text("dog hund\ncat\nhouse haus\n", encoding="utf-8")
+    _fails(cli, db, "generate", "queries", "--lexicon", f"es={tiny_beir}", "--lexicon", f"de={bad}",
+           message=f"{bad}:2: expected `source target`")
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("--lexicon", "es"), "write LANG=PATH"),
+        (("--lexicon", "xx=a.txt"), "unknown language code 'xx'"),
+        (("--lexicon", "es=/nonexistent/en-es.txt"), "no such file"),
+        (("--lexicon", "es={lex}", "--langs", "de"), "no --lexicon for de"),
+        (("--lexicon", "es={lex}", "--terms", "5-2"), "--terms"),
+        (("--lexicon", "es={lex}", "--per-lang", "0"), "--per-lang 0"),
+        (("--lexicon", "es={lex}", "--dataset", "nope"), "no dataset 'nope'"),
+        (("--model", "x", "--lexicon", "es={lex}", "--backend", "lexicon"), "--model is for the seq2seq backend"),
+        (("--model", "/no/such/model", "--langs", "es"), "no such directory"),
+        (("--model", "{lex}", "--langs", "es"), "expected a model directory"),
+        (("--langs", "es"), "give --model"),
+    ],
+)
+def test_bad_generate_options(cli, db, tiny_beir, args, message):
+    args = [a.replace("{lex}", str(tiny_beir)) for a in args]
+    _fails(cli, db, "generate", "queries", *args, message=message)
+
+
+def test_bad_prompt_and_taken_name(cli, db, tiny_beir, tiny_t5):
+    _fails(cli, db, "generate", "queries", "--model", tiny_t5, "--langs", "es", "--prompt", "Ask {lang}: {passage}",
+           message="unknown field(s) {lang}")
+    cli("generate", "queries", "--lexicon", f"es={tiny_beir}", "--name", "mine")
+    _fails(cli, db, "generate", "queries", "--lexicon", f"es={tiny_beir}", "--per-lang", "2", "--name", "mine",
+           message="--name mine: a generator run with that name already exists")
+    # A derived name that is taken by other parameters gets the run's key appended instead.
+    cli("generate", "queries", "--lexicon", f"es={tiny_beir}")
+    cli("generate", "queries", "--lexicon", f"es={tiny_beir}", "--per-lang", "2")
+    names = [r.name for r in rows(db, "SELECT name FROM generator_runs ORDER BY id")]
+    assert names[:2] == ["mine", "lexicon-es"] and names[2].startswith("lexicon-es-") and len(names) == 3
