@@ -176,3 +176,29 @@ def vectorizer_factory(store, augmentation: Augmentation) -> Callable:
         return vectorize
 
     return factory
+
+
+def for_index(store, index_name: str, dataset: str | None, augment: str | None, *, alpha: float | None = None,
+              fusion: str | None = None, gen_langs: str | None = None):
+    """``(augmentation record, vectorizer factory)`` for :func:`xlcli.index.build`, checked before any write.
+
+    ``(None, None)`` without ``--augment``. The dataset is the existing index's, else ``dataset``
+    (or the store's only one), so a generator run of another dataset is refused with one line.
+    """
+    if augment is None:
+        given = [flag for flag, value in (("--alpha", alpha), ("--fusion", fusion), ("--gen-langs", gen_langs)) if value is not None]
+        if given:
+            raise XlcliError(f"{', '.join(given)} only apply with --augment GENERATOR_RUN|all")
+        return None, None
+    from xlcli.index import find_index
+    from xlcli.store.catalog import resolve_dataset
+
+    with store.read() as conn:
+        existing = find_index(conn, index_name)
+        if existing is not None:
+            dataset_id = existing["dataset_id"]
+        else:
+            dataset_id = resolve_dataset(conn, dataset)["id"]
+        augmentation = resolve(conn, dataset_id, augment, alpha=DEFAULT_ALPHA if alpha is None else alpha,
+                               fusion=fusion or "sum", gen_langs=gen_langs)
+    return augmentation.record(), vectorizer_factory(store, augmentation)
