@@ -60,6 +60,9 @@ def _register() -> None:
     app.command("report")(report.report)
     app.command("status")(status.status)
     app.command("sql")(sql.sql)
+    from xlcli.commands import index; app.command("index")(index.index)
+    from xlcli.commands import search; app.command("search")(search.search)
+    from xlcli.commands import eval as eval_cmd; app.command("eval")(eval_cmd.eval_)
     from xlcli.commands import perturb; app.command("perturb")(perturb.perturb)
 
 

@@ -282,7 +282,7 @@ def build(
         prefix = settings.passage_prefix if settings else ""
         todo = [b for b in plan_batches(passages, batch_size, prefix) if any(p.id not in done for p in b)]
         writer = _dense_writer(store, row, encoder, vectorizer_factory, inv.id) if kind == DENSE else _bm25_writer(store, row, inv.id)
-        with _progress(show_progress, f"Indexing {name}", result.total) as bar:
+        with optional_bar(show_progress, f"Indexing {name}", result.total) as bar:
             bar.advance(result.already_indexed)
             for batch in todo:
                 pending = [p for p in batch if p.id not in done]
@@ -338,7 +338,8 @@ class _NoBar:
         pass
 
 
-def _progress(show: bool, description: str, total: int):
+def optional_bar(show: bool, description: str, total: int, unit: str = "passages"):
+    """A progress bar on stderr, or a silent stand-in for library callers that want none."""
     from contextlib import nullcontext
 
-    return progress.bar(description, total, unit="passages") if show else nullcontext(_NoBar())
+    return progress.bar(description, total, unit=unit) if show else nullcontext(_NoBar())

@@ -156,3 +156,52 @@ def passage_ext_ids(conn: Connection, passage_ids: Sequence[int]) -> dict[int, s
 def open_dense(store: Store, index_row) -> DenseIndex:
     with store.read() as conn:
         return DenseIndex.load(conn, index_row)
+
+
+def run_query(store: Store, index_name: str, query: str, *, k: int = 10, scope: str | None = None, device: str = "auto") -> list[dict]:
+    """``xlcli search``: one query against one index, with passage ids and texts."""
+    from xlcli.index import BM25, resolve_index
+    from xlcli.models import resolve_model
+
+    if k < 1:
+        raise XlcliError(f"-k {k}: must be at least 1")
+    if not query.strip():
+        raise XlcliError("the query is empty")
+    with store.read() as conn:
+        row = resolve_index(conn, index_name)
+        if scope is not None:
+            _check_scope(conn, row, scope)
+        if row["kind"] == BM25:
+            hits = bm25_search(conn, row, query, k, scope)
+            settings = None
+        else:
+            name = conn.execute(text("SELECT name FROM models WHERE id = :i"), {"i": row["model_id"]}).scalar_one()
+            settings = resolve_model(conn, name)[1]
+    if settings is not None:
+        vector = settings.load(device).encode_queries([query])[0]
+        with store.read() as conn:
+            hits = knn(conn, row, vector, k, scope)
+    with store.read() as conn:
+        info = {
+            pid: (ext, scope_, body)
+            for pid, ext, scope_, body in conn.exec_driver_sql(
+                f"SELECT id, ext_id, scope, text FROM passages WHERE id IN ({','.join(str(int(p)) for p, _ in hits) or 'NULL'})"
+            )
+        }
+    return [
+        {"rank": rank, "score": score, "passage": info[pid][0], "scope": info[pid][1], "text": info[pid][2]}
+        for rank, (pid, score) in enumerate(hits, start=1)
+    ]
+
+
+def _check_scope(conn: Connection, row, scope: str) -> None:
+    found = conn.execute(
+        text("SELECT 1 FROM passages WHERE dataset_id = :d AND scope = :s LIMIT 1"), {"d": row["dataset_id"], "s": scope}
+    ).first()
+    if found is None:
+        scopes = [s for (s,) in conn.execute(
+            text("SELECT DISTINCT scope FROM passages WHERE dataset_id = :d AND scope IS NOT NULL ORDER BY scope LIMIT 12"),
+            {"d": row["dataset_id"]},
+        )]
+        listing = ", ".join(scopes) if scopes else "this dataset has no scopes"
+        raise XlcliError(f"--scope {scope}: no passages in that scope (scopes: {listing})")

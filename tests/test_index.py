@@ -1,0 +1,225 @@
+"""xlcli index: dense (vec0) and BM25 indexes, resumability, shards, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import make_tiny_bert
+from xlcli.models import resolve_model
+from xlcli.store import open_store, vectors
+
+WORDS = (
+    "paint sunrise beach dog cat hike concert cello museum trip Lisbon Portland garden bike recipe tacos "
+    "marathon school book guitar sister brother friend park photo summer winter camping pottery class"
+).split()
+
+
+def synthetic_locomo(conversations: int, sessions: int, turns: int, seed: int = 0) -> list[dict]:
+    """A LoCoMo-format file with many turns of varied length (for resumability and speed tests)."""
+    rng = random.Random(seed)
+    data = []
+    for c in range(conversations):
+        conversation = {"speaker_a": "Ann", "speaker_b": "Bob"}
+        for s in range(1, sessions + 1):
+            conversation[f"session_{s}_date_time"] = f"1:00 pm on {s} May, 2023"
+            conversation[f"session_{s}"] = [
+                {"speaker": "Ann" if t % 2 else "Bob", "dia_id": f"D{s}:{t}",
+                 "text": " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 40)))}
+                for t in range(1, turns + 1)
+            ]
+        qa = [{"question": " ".join(rng.choice(WORDS) for _ in range(6)) + "?", "answer": "x",
+               "evidence": [f"D{rng.randint(1, sessions)}:{rng.randint(1, turns)}"], "category": 4} for _ in range(5)]
+        data.append({"sample_id": f"conv-{c}", "conversation": conversation, "qa": qa})
+    return data
+
+
+def table_counts(db: Path) -> dict[str, int]:
+    """Row counts of every table (vec0 / FTS5 shadow tables included): 'the store is unchanged'."""
+    with open_store(db, write=False) as store, store.read() as conn:
+        names = [n for (n,) in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        counts = {n: conn.exec_driver_sql(f'SELECT count(*) FROM "{n}"').scalar() for n in names if not n.startswith("sqlite_")}
+        counts["invocation states"] = str(conn.exec_driver_sql("SELECT group_concat(state || attempts) FROM invocations").scalar())
+    return counts
+
+
+def index_vectors(db: Path, name: str) -> dict[int, np.ndarray]:
+    with open_store(db, write=False) as store, store.read() as conn:
+        row = conn.exec_driver_sql("SELECT vec_table, dim FROM indexes WHERE name = ?", (name,)).one()
+        data = vectors.read_all(conn, row.vec_table, row.dim)
+    return dict(zip(data.passage_ids.tolist(), data.matrix))
+
+
+def test_dense_index_holds_every_passage_once_and_encodes_like_the_encoder(small_store, db, tiny_bert):
+    result = small_store("index", "--name", "tiny", "--model", tiny_bert, "--batch-size", "3", "--device", "cpu")
+    assert "status done" in result.output
+    with open_store(db) as store, store.read() as conn:
+        passages = conn.exec_driver_sql("SELECT id, scope, text FROM passages ORDER BY id").all()
+        index = conn.exec_driver_sql("SELECT * FROM indexes WHERE name = 'tiny'").mappings().one()
+        entries = conn.exec_driver_sql("SELECT count(*), count(DISTINCT passage_id) FROM index_entries").one()
+        scopes = dict(conn.exec_driver_sql(f"SELECT passage_id, scope FROM {index['vec_table']}").all())
+        model = conn.exec_driver_sql("SELECT * FROM models WHERE id = ?", (index["model_id"],)).mappings().one()
+    assert (index["kind"], index["dim"], index["status"]) == ("dense", 32, "done")
+    assert (model["pooling"], model["dim"], model["normalize"]) == ("mean", 32, 1)
+    assert entries == (len(passages), len(passages))
+    assert scopes == {p.id: p.scope for p in passages}  # the partition key is the conversation
+    stored = index_vectors(db, "tiny")
+    encoder = resolve_model(open_store(db), str(tiny_bert))[1].load("cpu")
+    expected = encoder.encode_passages([p.text for p in passages], batch_size=1)
+    for p, vec in zip(passages, expected):
+        np.testing.assert_allclose(stored[p.id], vec, atol=2e-6)
+
+    again = small_store("index", "--name", "tiny", "--model", tiny_bert, "--device", "cpu")
+    assert "nothing to do" in again.output
+
+
+def test_bm25_index_has_every_passage(small_store, db):
+    small_store("index", "--name", "bm25", "--bm25")
+    with open_store(db) as store, store.read() as conn:
+        index = conn.exec_driver_sql("SELECT * FROM indexes WHERE name = 'bm25'").mappings().one()
+        n = conn.exec_driver_sql("SELECT count(*) FROM passages").scalar()
+        matched = conn.exec_driver_sql(f"SELECT count(*) FROM {index['vec_table']} WHERE {index['vec_table']} MATCH 'said'").scalar()
+    assert (index["kind"], index["status"], index["model_id"]) == ("bm25", "done", None)
+    assert matched == n  # every LoCoMo turn text is '<speaker> said, "..."'
+
+
+def test_shards_fill_one_index_and_match_an_unsharded_build(small_store, db, tiny_bert):
+    first = small_store("index", "--name", "sharded", "--model", tiny_bert, "--shard", "1/2", "--device", "cpu", "--json")
+    assert json.loads(first.stdout)["status"] == "building"
+    second = small_store("index", "--name", "sharded", "--model", tiny_bert, "--shard", "2/2", "--device", "cpu", "--json")
+    assert json.loads(second.stdout)["status"] == "done"
+    small_store("index", "--name", "whole", "--model", tiny_bert, "--device", "cpu")
+    sharded, whole = index_vectors(db, "sharded"), index_vectors(db, "whole")
+    assert sorted(sharded) == sorted(whole)
+    for pid in whole:
+        np.testing.assert_allclose(sharded[pid], whole[pid], atol=2e-6)
+
+
+def test_bad_input_is_one_line_exit_2_and_leaves_the_store_unchanged(small_store, db, tiny_bert, tmp_path):
+    small_store("index", "--name", "tiny", "--model", tiny_bert, "--device", "cpu")
+    wider = make_tiny_bert(tmp_path / "wider", [t for t in ["a b c", "hello world"] * 5], hidden=48)
+    no_tokenizer = tmp_path / "no-tokenizer"
+    no_tokenizer.mkdir()
+    shutil.copy(tiny_bert / "config.json", no_tokenizer)
+    shutil.copy(tiny_bert / "model.safetensors", no_tokenizer)
+    before = table_counts(db)
+    cases = [
+        (["--model", tmp_path / "does-not-exist"], "no such directory"),
+        (["--model", no_tokenizer], "no tokenizer"),
+        (["--model", wider], "48"),  # same name, another dimension
+        (["--model", tiny_bert, "--shard", "3/2"], "--shard 3/2"),
+        (["--model", tiny_bert, "--shard", "two"], "--shard"),
+        (["--model", tiny_bert, "--pooling", "max"], "--pooling"),
+        (["--model", tiny_bert, "--dataset", "nope"], "was built on dataset 'small'"),
+        (["--model", tiny_bert, "--batch-size", "0"], "--batch-size"),
+        (["--bm25"], "dense index"),
+    ]
+    for args, message in cases:
+        result = small_store("index", "--name", "tiny", *args, "--device", "cpu", ok=False)
+        assert result.exit_code == 2, (args, result.output)
+        lines = [line for line in result.output.splitlines() if line.strip()]
+        assert len(lines) == 1 and lines[0].startswith("Error:") and message in lines[0], (args, result.output)
+        assert table_counts(db) == before, args
+    result = small_store("index", "--name", "other", "--dataset", "nope", ok=False)
+    assert result.exit_code == 2 and "no dataset 'nope'" in result.output
+    assert table_counts(db) == before
+
+
+@pytest.mark.slow
+def test_unknown_hub_id_is_one_line_exit_2(small_store, db):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    before = table_counts(db)
+    proc = subprocess.run(
+        [sys.executable, "-c", "from xlcli.cli import main; main()", "--db", str(db), "index", "--name", "x",
+         "--model", "no-such-org/no-such-model"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1].startswith("Error: model no-such-org/no-such-model")
+    assert "Traceback" not in proc.stderr
+    assert table_counts(db) == before
+
+
+def _xlcli(db: Path, *args) -> list[str]:
+    return [sys.executable, "-c", "from xlcli.cli import main; main()", "--db", str(db), *map(str, args)]
+
+
+@pytest.mark.slow
+def test_kill_9_half_way_then_rerun_gives_the_uninterrupted_result(tmp_path):
+    data = tmp_path / "big.json"
+    data.write_text(json.dumps(synthetic_locomo(conversations=4, sessions=10, turns=40)))
+    model = make_tiny_bert(tmp_path / "model", WORDS * 3)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # same threads in every run: same kernels, same bits
+    killed_db, clean_db = tmp_path / "killed.db", tmp_path / "clean.db"
+    for db in (killed_db, clean_db):
+        subprocess.run(_xlcli(db, "ingest", "locomo", data, "--name", "big"), check=True, capture_output=True, env=env)
+    command = ("index", "--name", "tiny", "--model", model, "--batch-size", "2", "--device", "cpu")
+
+    proc = subprocess.Popen(_xlcli(killed_db, *command), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    import sqlite3 as _  # noqa: F401  (the store's own driver is used below)
+
+    with open_store(killed_db, write=False) as store:
+        deadline = time.time() + 120
+        done = 0
+        while time.time() < deadline and proc.poll() is None:
+            with store.read() as conn:
+                done = conn.exec_driver_sql("SELECT count(*) FROM index_entries").scalar()
+            if done >= 100:
+                break
+            time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    total = 4 * 10 * 40
+    with open_store(killed_db, write=False) as store, store.read() as conn:
+        entries = conn.exec_driver_sql("SELECT count(*) FROM index_entries").scalar()
+        state = conn.exec_driver_sql("SELECT state FROM invocations WHERE step = 'index'").scalar()
+        in_table = conn.exec_driver_sql("SELECT count(*) FROM vec_1").scalar()
+    assert 0 < entries < total, "the index finished before it could be killed: make the test's work larger"
+    assert state == "running" and in_table == entries  # vectors and bookkeeping were committed together
+
+    subprocess.run(_xlcli(killed_db, *command), check=True, capture_output=True, env=env)
+    subprocess.run(_xlcli(clean_db, *command), check=True, capture_output=True, env=env)
+    with open_store(killed_db, write=False) as store, store.read() as conn:
+        counts = conn.exec_driver_sql(
+            "SELECT (SELECT count(*) FROM index_entries), (SELECT count(DISTINCT passage_id) FROM index_entries),"
+            " (SELECT count(*) FROM vec_1), (SELECT status FROM indexes), (SELECT attempts || state FROM invocations WHERE step = 'index')"
+        ).one()
+    assert tuple(counts) == (total, total, total, "done", "2done")
+    resumed, clean = index_vectors(killed_db, "tiny"), index_vectors(clean_db, "tiny")
+    assert sorted(resumed) == sorted(clean)
+    for pid in clean:
+        assert np.array_equal(resumed[pid], clean[pid]), pid
+
+
+@pytest.mark.slow
+def test_two_shard_processes_at_once_fill_one_index(tmp_path):
+    data = tmp_path / "big.json"
+    data.write_text(json.dumps(synthetic_locomo(conversations=2, sessions=5, turns=30, seed=1)))
+    model = make_tiny_bert(tmp_path / "model", WORDS * 3)
+    db = tmp_path / "store.db"
+    subprocess.run(_xlcli(db, "ingest", "locomo", data, "--name", "big"), check=True, capture_output=True)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    procs = [
+        subprocess.Popen(_xlcli(db, "index", "--name", "tiny", "--model", model, "--batch-size", "4", "--shard", f"{i}/2",
+                                "--device", "cpu"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        for i in (1, 2)
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err.decode()
+    with open_store(db, write=False) as store, store.read() as conn:
+        row = conn.exec_driver_sql(
+            "SELECT (SELECT count(*) FROM passages), (SELECT count(DISTINCT passage_id) FROM index_entries),"
+            " (SELECT count(*) FROM vec_1), (SELECT status FROM indexes), (SELECT count(*) FROM indexes)"
+        ).one()
+    assert row[0] == 2 * 5 * 30 and tuple(row[1:]) == (row[0], row[0], "done", 1)

@@ -1,0 +1,56 @@
+"""``xlcli eval``: rank query sets (clean and misspelled, per language) with indexes and measure them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from xlcli.commands.common import open_existing, out, print_json
+from xlcli.metrics import DEFAULT_MEASURES
+
+
+def eval_(
+    ctx: typer.Context,
+    index: list[str] = typer.Option(..., "--index", help="Index name(s); repeat or comma-separate to evaluate several."),
+    dataset: Optional[str] = typer.Option(None, "--dataset", help="Dataset (default: the index's)."),
+    langs: Optional[str] = typer.Option(None, "--langs", help="Query languages, e.g. en,es,de,fr,ru (default: all in the split)."),
+    split: str = typer.Option("test", "--split", help="Query split."),
+    variants: str = typer.Option("all", "--variants", help="Variant sets to evaluate besides clean queries: all, none, or names (comma-separated)."),
+    measures: str = typer.Option(DEFAULT_MEASURES, "--measures", help="ir_measures names, space- or comma-separated."),
+    depth: int = typer.Option(100, "--depth", help="Ranking depth stored and measured."),
+    translator: str = typer.Option("", "--translator", help="Use machine translations by this MT model (default: original/human)."),
+    trec_out: Optional[Path] = typer.Option(None, "--trec-out", help="Directory for TREC run files (and matching qrels)."),
+    device: str = typer.Option("auto", "--device", help="Device for encoding queries."),
+    batch_size: int = typer.Option(64, "--batch-size", help="Queries per encoding batch."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object per (index, language, condition)."),
+) -> None:
+    """Evaluate indexes on clean queries per language and on every stored variant set (misspellings).
+
+    Retrieval is within each query's scope when the dataset has scopes. For a variant set, a query's
+    value is the mean over its variants. Runs are stored with per-query rankings and values; runs
+    already stored with the same parameters are reused.
+    """
+    from xlcli.evaluate import evaluate
+
+    names = [n.strip() for value in index for n in value.split(",") if n.strip()]
+    with open_existing(ctx, write=True) as store:
+        results = evaluate(
+            store, names, dataset=dataset, langs=langs, split=split, variants=variants, measures=measures, depth=depth,
+            translator=translator, trec_out=trec_out, device=device, batch_size=batch_size,
+        )
+    if as_json:
+        print_json([r.as_dict() for r in results])
+        return
+    names_of_measures = list(results[0].means) if results else []
+    table = Table("index", "lang", "condition", "queries", *names_of_measures, title=f"split {split}", title_justify="left")
+    for r in results:
+        table.add_row(r.index, r.lang, r.condition, str(r.queries), *(f"{r.means[m]:.4f}" for m in names_of_measures))
+    out.print(table)
+    reused = sum(r.reused for r in results)
+    if reused:
+        out.print(f"{reused} of {len(results)} runs were already stored and were reused.")
+    if trec_out is not None:
+        out.print(f"TREC runs and qrels written to {trec_out}/")

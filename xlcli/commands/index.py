@@ -1,0 +1,53 @@
+"""``xlcli index``: encode a dataset's passages into a vec0 index (or build an FTS5 BM25 index)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from xlcli.commands.common import open_existing, out, print_json
+
+
+def index(
+    ctx: typer.Context,
+    name: str = typer.Option(..., "--name", help="Index name (used by search and eval)."),
+    model: str = typer.Option(
+        "default", "--model",
+        help="default (packaged all-MiniLM-L6-v2), a registered model name, a model directory or a Hugging Face hub id.",
+    ),
+    dataset: Optional[str] = typer.Option(None, "--dataset", help="Dataset to index (default: the only one)."),
+    bm25: bool = typer.Option(False, "--bm25", help="Build a lexical SQLite FTS5 BM25 index instead of a dense one."),
+    pooling: Optional[str] = typer.Option(
+        None, "--pooling", help="mean or cls, for models without a sentence-transformers config (default mean).", show_default=False
+    ),
+    query_prefix: Optional[str] = typer.Option(None, "--query-prefix", help="Prefix for queries, e.g. 'query: '."),
+    passage_prefix: Optional[str] = typer.Option(None, "--passage-prefix", help="Prefix for passages, e.g. 'passage: '."),
+    max_length: Optional[int] = typer.Option(
+        None, "--max-length", help="Max tokens per text (default: the model's sentence-transformers setting, else 256).", show_default=False
+    ),
+    batch_size: int = typer.Option(64, "--batch-size", help="Passages per batch (one transaction each)."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps."),
+    shard: Optional[str] = typer.Option(None, "--shard", help="i/n: encode only passages with id % n == i-1 (run n processes at once)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Build an index over a dataset's passages; resumable (re-run the same command after an interruption)."""
+    from xlcli.index import build
+
+    with open_existing(ctx, write=True) as store:
+        result = build(
+            store, name, dataset=dataset, bm25=bm25, model=model, pooling=pooling, query_prefix=query_prefix,
+            passage_prefix=passage_prefix, max_length=max_length, batch_size=batch_size, device=device, shard=shard,
+        )
+    if as_json:
+        print_json(result.as_dict())
+        return
+    what = "BM25 (FTS5)" if result.kind == "bm25" else f"{result.dim}-d vectors of {result.model}"
+    part = f" shard {result.shard[0]}/{result.shard[1]}:" if result.shard else ""
+    if result.nothing_to_do:
+        out.print(f"index [bold]{name}[/]:{part} already built ({result.total:,} passages, {what}) — nothing to do.")
+        return
+    out.print(
+        f"index [bold]{name}[/]:{part} {result.encoded:,} passages indexed, {result.already_indexed:,} already there "
+        f"({what}, dataset {result.dataset}); status {result.status}."
+    )
