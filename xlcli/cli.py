@@ -63,6 +63,7 @@ def _register() -> None:
     from xlcli.commands import index; app.command("index")(index.index)
     from xlcli.commands import search; app.command("search")(search.search)
     from xlcli.commands import eval as eval_cmd; app.command("eval")(eval_cmd.eval_)
+    from xlcli.commands import train; app.command("train")(train.train)
     from xlcli.commands import perturb; app.command("perturb")(perturb.perturb)
 
 

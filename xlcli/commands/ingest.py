@@ -121,3 +121,8 @@ def ingest_translations_command(
     with open_existing(ctx, write=True) as store:
         result = ingest_translations(store, dataset, file, rows, {"file_sha256": sha256(file)})
     _report(result, as_json)
+
+
+from xlcli.commands import ingest_parallel  # noqa: E402  (its own module: owned by the train step)
+
+app.command("parallel")(ingest_parallel.parallel)

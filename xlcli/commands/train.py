@@ -1,0 +1,95 @@
+"""``xlcli train``: fine-tune an encoder on cross-lingual relevance pairs (resumable, seeded).
+
+Several GPUs: ``torchrun --nproc-per-node N -m xlcli train ...`` (or ``torchrun ... $(which xlcli)
+train ...``) runs one process per GPU with DistributedDataParallel; rank 0 writes the store.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from xlcli.commands.common import open_for_write, out, print_json
+
+
+def train(
+    ctx: typer.Context,
+    name: str = typer.Option(..., "--name", help="Run name; names the checkpoint folder and the registered models (NAME, NAME@step-N)."),
+    base: str = typer.Option("default", "--base", help="Starting encoder: default, a registered model, a local folder or a hub id."),
+    dataset: Optional[str] = typer.Option(None, "--dataset", help="Dataset whose pairs to train on (default: the only one)."),
+    pairs: str = typer.Option("queries:en", "--pairs", help="Pair sources, e.g. queries:en,es,generated:es,de (generated@RUN:xx for one generator run)."),
+    split: str = typer.Option("train", "--split", help="Split whose queries are trained on; an evaluation split needs --allow-leakage."),
+    parallel: Optional[str] = typer.Option(None, "--parallel", help="Parallel datasets (comma-separated) for the alignment objective."),
+    hard_negatives: Optional[str] = typer.Option(None, "--hard-negatives", help="Index to mine hard negatives from."),
+    negatives_per_query: int = typer.Option(1, "--negatives-per-query", help="Hard negatives drawn per query and step."),
+    typo_aware: Optional[float] = typer.Option(None, "--typo-aware", help="Probability of replacing a query by a misspelled variant (0.5 in Zhuang & Zuccon 2021)."),
+    typo_protocol: str = typer.Option("ielab", "--typo-protocol", help="Perturbation protocol of the variants (see `xlcli perturb`)."),
+    self_teaching: bool = typer.Option(False, "--self-teaching", help="Add KL(clean ‖ misspelled) score distributions (Zhuang & Zuccon 2022)."),
+    align_weight: float = typer.Option(1.0, "--align-weight", help="Weight of the alignment MSE on --parallel sentences."),
+    epochs: Optional[float] = typer.Option(None, "--epochs", help="Passes over the pairs (default 1; or give --steps)."),
+    steps: Optional[int] = typer.Option(None, "--steps", help="Optimizer steps."),
+    batch_size: int = typer.Option(32, "--batch-size", help="Pairs per micro-batch (in-batch negatives)."),
+    lr: float = typer.Option(2e-5, "--lr", help="Peak learning rate (AdamW)."),
+    warmup: float = typer.Option(0.1, "--warmup", help="Linear warm-up, as a fraction of the steps; then linear decay to 0."),
+    temperature: float = typer.Option(0.05, "--temperature", help="InfoNCE temperature τ."),
+    max_length: int = typer.Option(128, "--max-length", help="Tokens per text during training."),
+    grad_accum: int = typer.Option(1, "--grad-accum", help="Micro-batches per optimizer step."),
+    weight_decay: float = typer.Option(0.01, "--weight-decay", help="AdamW weight decay."),
+    max_grad_norm: float = typer.Option(1.0, "--max-grad-norm", help="Gradient clipping norm."),
+    seed: int = typer.Option(0, "--seed", help="Seed of data order, misspellings, negatives and dropout."),
+    save_every: int = typer.Option(200, "--save-every", help="Checkpoint every N steps (and at the end)."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps (CUDA trains with bf16 autocast)."),
+    allow_leakage: bool = typer.Option(False, "--allow-leakage", help="Train on evaluation-split material anyway; the run is marked leaky."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Fine-tune an encoder: InfoNCE on relevance pairs, typo-aware / self-teaching, cross-lingual alignment.
+
+    Re-running the same command resumes a killed run from its last checkpoint (to the same weights);
+    after it finished, there is nothing to do.
+    """
+    from xlcli.train.config import TrainConfig, parse_pair_sources
+    from xlcli.train.plan import execute, prepare
+
+    config = TrainConfig(
+        name=name, base=base, dataset=dataset, pairs=parse_pair_sources(pairs), split=split,
+        parallel=tuple(p.strip() for p in (parallel or "").split(",") if p.strip()), hard_negatives=hard_negatives,
+        negatives_per_query=negatives_per_query, typo_aware=typo_aware if typo_aware is not None else (0.5 if self_teaching else 0.0),
+        typo_protocol=typo_protocol, self_teaching=self_teaching, align_weight=align_weight, epochs=epochs, steps=steps,
+        batch_size=batch_size, lr=lr, warmup=warmup, temperature=temperature, max_length=max_length, grad_accum=grad_accum,
+        weight_decay=weight_decay, max_grad_norm=max_grad_norm, seed=seed, allow_leakage=allow_leakage,
+        save_every=save_every, device=device,
+    )
+    with open_for_write(ctx) as store:
+        plan = prepare(store, config)
+        if not plan.nothing_to_do and plan.dist.main and not as_json:
+            _describe(plan)
+        result = execute(store, plan)
+    if not plan.dist.main:
+        return
+    if as_json:
+        print_json({"run": result.run, "nothing_to_do": result.nothing_to_do, **result.summary})
+    elif result.nothing_to_do:
+        out.print(f"[bold]{name}[/]: this run already finished with these parameters — nothing to do.")
+    else:
+        resumed = f", resumed at step {result.started_at_step}" if result.started_at_step else ""
+        losses = ", ".join(f"{k} {v:.4f}" for k, v in sorted(result.final_losses.items()))
+        out.print(f"[bold]{name}[/]: trained {result.steps} steps in {result.seconds:.1f} s{resumed}; last step: {losses or '-'}.")
+        out.print(f"Models: {', '.join(result.models)} (in {plan.run_dir}).")
+
+
+def _describe(plan) -> None:
+    summary = plan.summary()
+    by_source = ", ".join(f"{k} {v:,}" for k, v in summary["pairs_by_source"].items())
+    out.print(f"[bold]{summary['run']}[/]: {summary['pairs']:,} pairs ({by_source}) from {summary['dataset']}, "
+              f"{summary['steps']} steps on {summary['device']}" + (f" × {summary['world_size']} processes" if summary["world_size"] > 1 else ""))
+    if summary["batch_size"] < plan.config.batch_size:
+        out.print(f"--batch-size {plan.config.batch_size} is more than the {summary['pairs']} pairs: batches of {summary['batch_size']}.")
+    if summary["parallel_pairs"]:
+        out.print(f"Alignment on {summary['parallel_pairs']:,} parallel sentence pairs.")
+    if summary["hard_negatives"]:
+        out.print(f"{summary['hard_negatives']:,} mined hard negatives.")
+    if summary["leaks"]:
+        leaks = ", ".join(f"{v:,} {k}" for k, v in summary["leaks"].items())
+        verb = "KEPT (--allow-leakage; the run is marked leaky)" if summary["allow_leakage"] else "left out by the leakage guard"
+        out.print(f"Evaluation-split material {verb}: {leaks}.")

@@ -1,0 +1,372 @@
+"""The optimisation loop: AdamW, linear warm-up and decay, clipping, accumulation, bf16, DDP, resume.
+
+Determinism is what makes a killed run resumable to the same weights: the batch of a step is a
+function of (seed, step) (:mod:`xlcli.train.sampler`), every misspelling and negative choice of a
+step is seeded from (seed, micro-batch, example), and the only stateful randomness left — dropout,
+drawn from torch's generator — is saved with the optimizer and scheduler in every checkpoint and
+restored on resume, as are Python's and numpy's generators.
+
+Several GPUs: run the same command under ``torchrun --nproc-per-node N``. torchrun sets RANK /
+WORLD_SIZE / LOCAL_RANK; the loop then joins the process group (NCCL on CUDA, gloo on CPU), wraps
+the model in DistributedDataParallel, gives each rank its own micro-batches, and lets rank 0
+alone write checkpoints and the log. In-batch negatives are those of each rank's own batch.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import random
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from xlcli.generate.seeding import derive_seed
+from xlcli.train import checkpoints, losses
+from xlcli.train.config import TrainConfig
+from xlcli.train.pairs import Pair
+from xlcli.train.parallel import ParallelSentence
+from xlcli.train.sampler import Stream
+
+
+@dataclass
+class TrainData:
+    pairs: list[Pair]
+    parallel: list[ParallelSentence] = field(default_factory=list)
+    # Hard negatives per pair index: (passage id, passage text), best first.
+    negatives: dict[int, list[tuple[int, str]]] = field(default_factory=dict)
+
+
+@dataclass
+class StepLog:
+    step: int  # completed optimizer steps, from 1
+    losses: dict[str, float]
+    lr: float
+
+
+@dataclass
+class Distributed:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    @classmethod
+    def from_env(cls) -> "Distributed":
+        """torchrun's RANK / WORLD_SIZE / LOCAL_RANK (a plain run is rank 0 of 1)."""
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            return cls(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", dist.get_rank())))
+        return cls(int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0)))
+
+
+def init_distributed(device: str) -> Distributed:
+    """Join torchrun's process group when there is one (NCCL on CUDA, gloo on CPU)."""
+    import torch.distributed as dist
+
+    env = Distributed.from_env()
+    if env.world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+        env = Distributed.from_env()
+    return env
+
+
+def total_steps(config: TrainConfig, n_pairs: int, world: int = 1, batch_size: int | None = None) -> int:
+    if config.steps is not None:
+        return config.steps
+    per_step = (batch_size or config.batch_size) * config.grad_accum * world
+    return max(1, math.ceil((config.epochs or 1.0) * n_pairs / per_step))
+
+
+def training_device(requested: str, dist_env: Distributed) -> str:
+    from xlcli.encoders import pick_device
+
+    device = pick_device(requested)
+    if device == "mps":  # bf16 autocast and DDP are CUDA/CPU matters; MPS trains in float32
+        return device
+    if device == "cuda" and dist_env.world > 1:
+        return f"cuda:{dist_env.local_rank}"
+    return device
+
+
+class Trainer:
+    """Trains ``encoder`` (an :class:`xlcli.encoders.Encoder`, float32) on ``data``.
+
+    ``on_step(StepLog)`` and ``on_checkpoint(step, folder, final)`` are called on rank 0 only.
+    """
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        encoder,
+        data: TrainData,
+        run_dir: Path,
+        *,
+        steps: int,
+        batch_size: int | None = None,
+        typos=None,
+        dist_env: Distributed | None = None,
+        on_step: Callable[[StepLog], None] | None = None,
+        on_checkpoint: Callable[[int, Path, bool], None] | None = None,
+        on_start: Callable[[int], None] | None = None,
+    ):
+        import torch
+
+        self.torch = torch
+        self.config, self.encoder, self.data = config, encoder, data
+        self.run_dir, self.steps = Path(run_dir), steps
+        self.batch_size = batch_size or config.batch_size
+        self.typos = typos
+        self.dist = dist_env or Distributed()
+        self.on_step, self.on_checkpoint, self.on_start = on_step, on_checkpoint, on_start
+        self.device = str(encoder.device)
+        self.autocast_dtype = torch.bfloat16 if self.device.startswith("cuda") else None
+        self.pair_stream = Stream([(p.source, p.lang) for p in data.pairs], config.seed, salt=1)
+        self.parallel_stream = (
+            Stream([s.lang for s in data.parallel], config.seed, salt=2) if data.parallel and config.align_weight > 0 else None
+        )
+        self.query_prefix = encoder.config.query_prefix
+        self.passage_prefix = encoder.config.passage_prefix
+
+    # -- setup -----------------------------------------------------------------------------
+
+    def _teacher(self):
+        """A frozen copy of the starting model (Reimers & Gurevych 2020), made before any update."""
+        from xlcli.encoders import Encoder
+
+        if self.parallel_stream is None:
+            return None
+        model = copy.deepcopy(self.encoder.model).eval()
+        for parameter in model.parameters():
+            parameter.requires_grad_(False)
+        teacher = Encoder(self.encoder.config, device="cpu", model=model, tokenizer=self.encoder.tokenizer)
+        teacher.model = teacher.model.to(self.device)
+        teacher.device = self.encoder.device
+        return teacher
+
+    def _optimizer(self, model):
+        from transformers import get_linear_schedule_with_warmup
+
+        torch = self.torch
+        # The usual BERT recipe: no weight decay on biases and LayerNorm weights.
+        decay, no_decay = [], []
+        for name, parameter in model.named_parameters():
+            if parameter.requires_grad:
+                (no_decay if parameter.ndim < 2 else decay).append(parameter)
+        groups = [{"params": decay, "weight_decay": self.config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+        optimizer = torch.optim.AdamW(groups, lr=self.config.lr)
+        scheduler = get_linear_schedule_with_warmup(optimizer, int(self.config.warmup * self.steps), self.steps)
+        return optimizer, scheduler
+
+    def _seed(self) -> None:
+        seed = self.config.seed + self.dist.rank  # each rank its own dropout masks
+        random.seed(seed)
+        np.random.seed(seed % 2**32)
+        self.torch.manual_seed(seed)
+
+    def _rng_state(self) -> dict:
+        torch = self.torch
+        state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            state["cuda"] = torch.cuda.get_rng_state_all()
+        return state
+
+    def _set_rng_state(self, state: dict) -> None:
+        torch = self.torch
+        random.setstate(state["python"])
+        np.random.set_state(state["numpy"])
+        torch.set_rng_state(state["torch"])
+        if "cuda" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda"])
+
+    # -- one step ----------------------------------------------------------------------------
+
+    def _autocast(self):
+        if self.autocast_dtype is None:
+            return nullcontext()
+        return self.torch.autocast("cuda", dtype=self.autocast_dtype)
+
+    def _embed(self, encoder, texts: list[str]):
+        return encoder.embed(encoder.tokenize(texts, self.config.max_length))
+
+    def _negatives(self, batch: list[Pair], indices: list[int], micro: int) -> list[tuple[int, str]]:
+        """Up to ``negatives_per_query`` mined negatives per pair, drawn (seeded) from its list."""
+        chosen: list[tuple[int, str]] = []
+        k = self.config.negatives_per_query
+        for j, index in enumerate(indices):
+            pool = self.data.negatives.get(index) or []
+            if len(pool) > k:
+                rng = random.Random(derive_seed(self.config.seed, "negatives", micro, j))
+                pool = rng.sample(pool, k)
+            chosen.extend(pool)
+        return chosen
+
+    def _mask(self, batch: list[Pair], negatives: list[tuple[int, str]]):
+        """True where a candidate must not count as a negative of a query: another pair of the
+        same group, or any passage judged relevant to the query."""
+        torch = self.torch
+        candidates = [(p.passage_id, p.group) for p in batch] + [(pid, None) for pid, _ in negatives]
+        mask = torch.zeros(len(batch), len(candidates), dtype=torch.bool)
+        for i, pair in enumerate(batch):
+            for j, (pid, group) in enumerate(candidates):
+                if j != i and (pid in pair.positives or pid == pair.passage_id or group == pair.group):
+                    mask[i, j] = True
+        return mask.to(self.device)
+
+    def _losses(self, student, teacher, micro: int) -> dict:
+        config = self.config
+        indices = self.pair_stream.batch(micro, self.batch_size)
+        batch = [self.data.pairs[i] for i in indices]
+        clean = [self.query_prefix + p.query for p in batch]
+        variants = self.typos.variants([p.query for p in batch], [p.lang for p in batch], micro) if self.typos else [None] * len(batch)
+        if not config.self_teaching:
+            # Typo-aware training (Zhuang & Zuccon, EMNLP 2021): train on the variant instead.
+            clean = [self.query_prefix + v if v is not None else q for q, v in zip(clean, variants)]
+        negatives = self._negatives(batch, indices, micro)
+        passages = [self.passage_prefix + p.positive for p in batch] + [self.passage_prefix + text for _, text in negatives]
+        mask = self._mask(batch, negatives)
+
+        out = {}
+        with self._autocast():
+            q = self._embed(student, clean)
+            p = self._embed(student, passages)
+            logits = losses.scores(q, p, config.temperature, mask)
+            out["contrastive"] = losses.info_nce(logits)
+            total = out["contrastive"]
+            if config.self_teaching:
+                typo_rows = [j for j, v in enumerate(variants) if v is not None]
+                if typo_rows:
+                    t = self._embed(student, [self.query_prefix + variants[j] for j in typo_rows])
+                    typo_logits = losses.scores(t, p, config.temperature, mask[typo_rows])
+                    out["self_teaching"] = losses.self_teaching_kl(logits[typo_rows], typo_logits)
+                else:
+                    out["self_teaching"] = logits.sum() * 0.0
+                total = total + out["self_teaching"]
+            if self.parallel_stream is not None:
+                size = min(self.batch_size, self.parallel_stream.size)
+                sentences = [self.data.parallel[i] for i in self.parallel_stream.batch(micro, size)]
+                foreign = self._embed(student, [s.text for s in sentences])
+                english = self._embed(student, [s.en_text for s in sentences])
+                with self.torch.no_grad():
+                    target = self._embed(teacher, [s.en_text for s in sentences])
+                out["align"] = losses.alignment_mse(foreign, english, target)
+                total = total + config.align_weight * out["align"]
+        out["total"] = total
+        return out
+
+    def _step(self, model, student, teacher, optimizer, scheduler, step: int) -> dict[str, float]:
+        torch, config = self.torch, self.config
+        sums: dict[str, float] = {}
+        for a in range(config.grad_accum):
+            micro = (step * config.grad_accum + a) * self.dist.world + self.dist.rank
+            sync = nullcontext() if self.dist.world == 1 or a == config.grad_accum - 1 else model.no_sync()
+            with sync:
+                out = self._losses(student, teacher, micro)
+                (out["total"] / config.grad_accum).backward()
+            for name, value in out.items():
+                sums[name] = sums.get(name, 0.0) + float(value.detach()) / config.grad_accum
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        if self.dist.world > 1:
+            import torch.distributed as dist
+
+            names = sorted(sums)
+            values = torch.tensor([sums[n] for n in names], dtype=torch.float64)
+            dist.all_reduce(values)
+            sums = {n: float(v) / self.dist.world for n, v in zip(names, values)}
+        return sums
+
+    # -- checkpoints -----------------------------------------------------------------------
+
+    def _save(self, student, optimizer, scheduler, step: int) -> None:
+        rng = self._rng_state()
+        if self.dist.world > 1:
+            import torch.distributed as dist
+
+            states: list = [None] * self.dist.world
+            dist.all_gather_object(states, rng)
+        else:
+            states = [rng]
+        if self.dist.main:
+            state = {
+                "step": step, "total_steps": self.steps, "key": self.config.key, "world_size": self.dist.world,
+                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": states,
+            }
+            meta = {"run": self.config.name, "key": self.config.key, "base": self.config.base, "total_steps": self.steps}
+            folder = checkpoints.save(self.run_dir, step, student, self.encoder.tokenizer, self.encoder.config, self.encoder.dim,
+                                      trainer_state=state, meta=meta)
+            checkpoints.drop_older_states(self.run_dir, step)
+            if self.on_checkpoint is not None:
+                self.on_checkpoint(step, folder, step == self.steps)
+        self._barrier()
+
+    def _barrier(self) -> None:
+        if self.dist.world > 1:
+            import torch.distributed as dist
+
+            dist.barrier()
+
+    def _resume(self, student, optimizer, scheduler) -> int:
+        from xlcli.errors import XlcliError
+
+        found = checkpoints.latest_resumable(self.run_dir)
+        if found is None:
+            return 0
+        step, folder = found
+        state = checkpoints.load_state(folder)
+        if state.get("key") != self.config.key or state.get("total_steps") != self.steps:
+            raise XlcliError(
+                f"{self.run_dir} holds checkpoints of a run with other parameters; remove the folder or use another --name"
+            )
+        checkpoints.load_weights_into(student, folder)
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        rng_states = state["rng"]
+        if len(rng_states) == self.dist.world:
+            self._set_rng_state(rng_states[self.dist.rank])
+        else:  # another number of processes: the data order is the same, dropout masks are not
+            self.torch.manual_seed(derive_seed(self.config.seed, "resume", step, self.dist.rank))
+        return step
+
+    # -- run -------------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Train to ``steps`` (resuming from the newest checkpoint); return the step it started at."""
+        torch = self.torch
+        student = self.encoder.model
+        teacher = self._teacher()  # before resuming: the teacher is the *starting* model
+        student.train()
+        model = student
+        optimizer, scheduler = self._optimizer(student)
+        self._seed()
+        start = self._resume(student, optimizer, scheduler)
+        if self.dist.world > 1:
+            from torch.nn.parallel import DistributedDataParallel
+
+            device_ids = [torch.device(self.device).index] if self.device.startswith("cuda") else None
+            model = DistributedDataParallel(student, device_ids=device_ids)
+        if self.on_start is not None and self.dist.main:
+            self.on_start(start)
+        self.encoder.model = model  # Encoder.embed runs the (possibly DDP-wrapped) model
+        try:
+            for step in range(start, self.steps):
+                values = self._step(model, self.encoder, teacher, optimizer, scheduler, step)
+                done = step + 1
+                if self.on_step is not None and self.dist.main:
+                    self.on_step(StepLog(done, values, scheduler.get_last_lr()[0]))
+                if done % self.config.save_every == 0 or done == self.steps:
+                    self._save(student, optimizer, scheduler, done)
+        finally:
+            self.encoder.model = student
+        student.eval()
+        return start
