@@ -145,12 +145,35 @@ def resolve_model(
             max_length=found.get("max_length") or DEFAULT_MAX_LENGTH,
         )
         row = None
+    limit = position_limit(settings)
+    if max_length is not None and limit is not None and max_length > limit:
+        raise XlcliError(f"--max-length {max_length}: model {spec} takes at most {limit} tokens")
+    if limit is not None and settings.max_length > limit:
+        settings = replace(settings, max_length=limit)
     overrides = {
         k: v
         for k, v in {"max_length": max_length, "query_prefix": query_prefix, "passage_prefix": passage_prefix}.items()
         if v is not None
     }
     return row, replace(settings, **overrides)
+
+
+_POSITION_OFFSET = {"roberta": 2, "xlm-roberta": 2, "camembert": 2, "longformer": 2}  # padding_idx + 1 offset
+
+
+def position_limit(settings: ModelSettings) -> int | None:
+    """The most tokens the model can take (its position embeddings), read from its files; None if unknown."""
+    if settings.source == "hub":
+        return None
+    config_file = Path(settings.path) / "config.json"
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    positions = config.get("max_position_embeddings")
+    if not isinstance(positions, int) or positions <= 0:
+        return None
+    return positions - _POSITION_OFFSET.get(config.get("model_type", ""), 0)
 
 
 def _default_name(spec: str, source: str, path: str) -> str:
