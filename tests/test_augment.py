@@ -133,3 +133,48 @@ def test_bad_augmentation_is_refused_before_writing(generated_store, db, tmp_pat
             augment.for_index(store, "aug", "small", run, **options)
     assert message in str(caught.value)
     assert snapshot(db) == before
+
+
+def test_fixture_acceptance_through_the_cli(cli, db, fixture_locomo, tiny_bert):
+    from xlcli.encoders import Encoder
+
+    cli("ingest", "locomo", fixture_locomo, "--name", "fixture")
+    cli("generate", "queries", "--backend", "lexicon",
+        *[a for lang in ("es", "de", "fr", "ru") for a in ("--lexicon", f"{lang}={LEXICONS / f'en-{lang}.txt'}")])
+    cli("index", "--name", "plain", "--model", tiny_bert)
+    result = cli("index", "--name", "xqg", "--model", tiny_bert, "--augment", "lexicon-es-de-fr-ru", "--alpha", "0.01")
+    assert "passages indexed" in result.output
+    plain, aug = vectors(cli, "plain"), vectors(cli, "xqg")
+    queries = generated(cli, "lexicon-es-de-fr-ru")
+    assert set(aug) == set(plain) == set(queries) and {len(q) for q in queries.values()} == {20}
+    encoder = Encoder.load(str(tiny_bert))
+    for pid in sorted(queries)[::37]:  # a spread of passages (encoding all 13k queries again adds nothing)
+        expected = 0.99 * plain[pid].astype(np.float64) + 0.01 * encoder.encode_queries(queries[pid], max_length=32).sum(axis=0)
+        np.testing.assert_allclose(aug[pid], expected, atol=2e-6)
+    (record,) = sql_json(cli, "SELECT json_extract(augmentation_json, '$.alpha') AS alpha,"
+                              " json_extract(augmentation_json, '$.queries_used') AS used FROM indexes WHERE name = 'xqg'")
+    assert record == {"alpha": 0.01, "used": 20 * len(queries)}
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("--augment", "other-run"), "belongs to dataset 'tiny'"),
+        (("--augment", "lexicon-es-de", "--alpha", "2"), "--alpha 2.0: must lie in [0, 1]"),
+        (("--alpha", "0.5"), "--alpha only apply with --augment"),
+    ],
+)
+def test_index_command_refuses_bad_augmentation(generated_store, db, tmp_path, tiny_bert, args, message):
+    cli = generated_store
+    folder = tmp_path / "tiny"
+    (folder / "qrels").mkdir(parents=True)
+    (folder / "corpus.jsonl").write_text(json.dumps({"_id": "d1", "title": "", "text": "The old cello case."}) + "\n")
+    (folder / "queries.jsonl").write_text(json.dumps({"_id": "q1", "text": "cello case"}) + "\n")
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\n")
+    cli("ingest", "beir", folder, "--name", "tiny")
+    cli("generate", "queries", "--dataset", "tiny", "--lexicon", f"es={LEXICONS / 'en-es.txt'}", "--name", "other-run")
+    before = snapshot(db)
+    result = cli("index", "--name", "aug", "--dataset", "small", "--model", tiny_bert, *args, ok=False)
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert snapshot(db) == before

@@ -29,15 +29,24 @@ def index(
     batch_size: int = typer.Option(64, "--batch-size", help="Passages per batch (one transaction each)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps."),
     shard: Optional[str] = typer.Option(None, "--shard", help="i/n: encode only passages with id % n == i-1 (run n processes at once)."),
+    augment: Optional[str] = typer.Option(
+        None, "--augment", help="QG augmentation (xQG, SIGIR 2023): generator run name(s), comma-separated, or 'all'."
+    ),
+    alpha: Optional[float] = typer.Option(None, "--alpha", help="With --augment: e = (1-α)·e_p + α·Σ e_q (default 0.01).", show_default=False),
+    fusion: Optional[str] = typer.Option(None, "--fusion", help="With --augment: sum (the reference) or mean.", show_default=False),
+    gen_langs: Optional[str] = typer.Option(None, "--gen-langs", help="With --augment: only generated queries in these languages."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Build an index over a dataset's passages; resumable (re-run the same command after an interruption)."""
+    from xlcli.augment import for_index
     from xlcli.index import build
 
     with open_existing(ctx, write=True) as store:
+        augmentation, vectorizer = for_index(store, name, dataset, augment, alpha=alpha, fusion=fusion, gen_langs=gen_langs)
         result = build(
             store, name, dataset=dataset, bm25=bm25, model=model, pooling=pooling, query_prefix=query_prefix,
             passage_prefix=passage_prefix, max_length=max_length, batch_size=batch_size, device=device, shard=shard,
+            augmentation=augmentation, vectorizer_factory=vectorizer,
         )
     if as_json:
         print_json(result.as_dict())
