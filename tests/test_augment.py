@@ -66,7 +66,7 @@ def build(db: Path, name: str, model: Path, augment_run: str | None = None, **op
 
     with open_store(db) as store:
         record, factory = augment.for_index(store, name, None, augment_run, **options)
-        return build_index(store, name, model=str(model), batch_size=4, augmentation=record,
+        return build_index(store, name, model=str(model), batch_size=4, device="cpu", augmentation=record,
                            vectorizer_factory=factory, show_progress=False)
 
 
@@ -78,7 +78,7 @@ def test_augmented_index_is_plain_plus_alpha_times_sum(generated_store, db, tiny
     build(db, "aug", tiny_bert, "lexicon-es-de", alpha=0.01)
     build(db, "aug-mean-es", tiny_bert, "lexicon-es-de", alpha=0.3, fusion="mean", gen_langs="es")
     plain, aug, mean_es = vectors(cli, "plain"), vectors(cli, "aug"), vectors(cli, "aug-mean-es")
-    encoder = Encoder.load(str(tiny_bert))
+    encoder = Encoder.load(str(tiny_bert), device="cpu")
 
     queries = generated(cli, "lexicon-es-de")
     assert set(queries) == set(plain) and all(len(q) == 6 for q in queries.values())
@@ -141,13 +141,13 @@ def test_fixture_acceptance_through_the_cli(cli, db, fixture_locomo, tiny_bert):
     cli("ingest", "locomo", fixture_locomo, "--name", "fixture")
     cli("generate", "queries", "--backend", "lexicon",
         *[a for lang in ("es", "de", "fr", "ru") for a in ("--lexicon", f"{lang}={LEXICONS / f'en-{lang}.txt'}")])
-    cli("index", "--name", "plain", "--model", tiny_bert)
-    result = cli("index", "--name", "xqg", "--model", tiny_bert, "--augment", "lexicon-es-de-fr-ru", "--alpha", "0.01")
+    cli("index", "--name", "plain", "--device", "cpu", "--model", tiny_bert)
+    result = cli("index", "--name", "xqg", "--device", "cpu", "--model", tiny_bert, "--augment", "lexicon-es-de-fr-ru", "--alpha", "0.01")
     assert "passages indexed" in result.output
     plain, aug = vectors(cli, "plain"), vectors(cli, "xqg")
     queries = generated(cli, "lexicon-es-de-fr-ru")
     assert set(aug) == set(plain) == set(queries) and {len(q) for q in queries.values()} == {20}
-    encoder = Encoder.load(str(tiny_bert))
+    encoder = Encoder.load(str(tiny_bert), device="cpu")
     for pid in sorted(queries)[::37]:  # a spread of passages (encoding all 13k queries again adds nothing)
         expected = 0.99 * plain[pid].astype(np.float64) + 0.01 * encoder.encode_queries(queries[pid], max_length=32).sum(axis=0)
         np.testing.assert_allclose(aug[pid], expected, atol=2e-6)

@@ -59,13 +59,14 @@ def expected_seed(seed: int, ext_id: str, lang: str, idx: int) -> int:
 
 
 def sample_by_hand(model_dir: Path, prompt: str, seed: int, *, top_k: int, max_new_tokens: int) -> str:
-    """Top-k sampling written out step by step (full forward each step, no ``generate``)."""
+    """Top-k sampling written out step by step (full forward each step, no ``generate``): step t takes
+    the t-th uniform number of the query's seeded generator through the top-k softmax's CDF."""
     import torch
     from transformers import AutoTokenizer, T5ForConditionalGeneration
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = T5ForConditionalGeneration.from_pretrained(model_dir).eval()
-    generator = torch.Generator().manual_seed(seed)
+    uniforms = torch.rand(max_new_tokens, generator=torch.Generator().manual_seed(seed)).tolist()
     encoded = tokenizer(prompt, return_tensors="pt")
     decoded = [model.config.decoder_start_token_id]
     with torch.no_grad():
@@ -74,7 +75,14 @@ def sample_by_hand(model_dir: Path, prompt: str, seed: int, *, top_k: int, max_n
             if step == 0:
                 logits[model.config.eos_token_id] = float("-inf")  # at least one token
             values, indices = logits.topk(top_k)
-            token = int(indices[torch.multinomial(torch.softmax(values, -1), 1, generator=generator)])
+            probabilities = torch.softmax(values, -1).tolist()
+            chosen, total = top_k - 1, 0.0  # inverse CDF: the first token whose cumulative mass reaches u
+            for i, p in enumerate(probabilities):
+                total += p
+                if total >= uniforms[step]:
+                    chosen = i
+                    break
+            token = int(indices[chosen])
             decoded.append(token)
             if token == model.config.eos_token_id:
                 break
@@ -91,7 +99,7 @@ def generated(db: Path, run: str | None = None):
 
 def test_tiny_t5_rows_and_provenance(small_store, db, tiny_t5):
     cli = small_store
-    result = cli("generate", "queries", "--model", tiny_t5, "--langs", "es,de", "--per-lang", "3", "--top-k", "5",
+    result = cli("generate", "queries", "--device", "cpu", "--model", tiny_t5, "--langs", "es,de", "--per-lang", "3", "--top-k", "5",
                  "--max-new-tokens", "6", "--seed", "7", "--batch-size", "4")
     passages = rows(db, "SELECT id, ext_id, text FROM passages ORDER BY id")
     assert f"{len(passages) * 2 * 3:,} queries added" in result.output
@@ -128,11 +136,11 @@ def test_seeded_generation_is_reproducible_across_batch_sizes(cli, db, small_loc
     outputs = []
     for store_cli, batch in ((cli, "1"), (other, "9")):
         store_cli("ingest", "locomo", small_locomo_file, "--name", "small")
-        store_cli("generate", "queries", "--model", tiny_t5, "--langs", "fr", "--per-lang", "2", "--max-new-tokens", "5",
+        store_cli("generate", "queries", "--device", "cpu", "--model", tiny_t5, "--langs", "fr", "--per-lang", "2", "--max-new-tokens", "5",
                   "--seed", "3", "--batch-size", batch)
         outputs.append(generated(store_cli.db))
     assert outputs[0] == outputs[1] and len(outputs[0]) == 16 * 2
-    cli("generate", "queries", "--model", tiny_t5, "--langs", "fr", "--per-lang", "2", "--max-new-tokens", "5",
+    cli("generate", "queries", "--device", "cpu", "--model", tiny_t5, "--langs", "fr", "--per-lang", "2", "--max-new-tokens", "5",
         "--seed", "4", "--name", "seed4")
     reseeded = generated(db, "seed4")
     assert sum(a[3] != b[3] for a, b in zip(outputs[0], reseeded)) > len(reseeded) // 2
@@ -144,7 +152,7 @@ def test_interrupted_generation_resumes_without_duplicates(cli, db, small_locomo
     from xlcli.generate import jobs, runner
 
     cli("ingest", "locomo", small_locomo_file, "--name", "small")
-    args = dict(model=str(tiny_t5), langs=["es", "ru"], per_lang=2, max_new_tokens=5, batch_size=3, seed=11)
+    args = dict(model=str(tiny_t5), langs=["es", "ru"], per_lang=2, max_new_tokens=5, batch_size=3, seed=11, device="cpu")
     calls = []
 
     def kill_after_two_batches(n, lang):
@@ -159,7 +167,7 @@ def test_interrupted_generation_resumes_without_duplicates(cli, db, small_locomo
     assert rows(db, "SELECT state FROM invocations WHERE step = 'generate'")[0].state == "failed"
     assert len(generated(db)) == 2 * 3 * 2  # two whole batches of 3 pairs × 2 queries
 
-    result = cli("generate", "queries", "--model", tiny_t5, "--langs", "es,ru", "--per-lang", "2", "--max-new-tokens", "5",
+    result = cli("generate", "queries", "--device", "cpu", "--model", tiny_t5, "--langs", "es,ru", "--per-lang", "2", "--max-new-tokens", "5",
                  "--batch-size", "3", "--seed", "11")
     assert "6 pairs were already done" in result.output
     (inv,) = rows(db, "SELECT state, attempts FROM invocations WHERE step = 'generate'")
@@ -169,10 +177,10 @@ def test_interrupted_generation_resumes_without_duplicates(cli, db, small_locomo
 
     fresh = Cli(tmp_path / "fresh.db")
     fresh("ingest", "locomo", small_locomo_file, "--name", "small")
-    fresh("generate", "queries", "--model", tiny_t5, "--langs", "es,ru", "--per-lang", "2", "--max-new-tokens", "5",
+    fresh("generate", "queries", "--device", "cpu", "--model", tiny_t5, "--langs", "es,ru", "--per-lang", "2", "--max-new-tokens", "5",
           "--batch-size", "3", "--seed", "11")
     assert generated(fresh.db) == resumed
-    again = cli("generate", "queries", "--model", tiny_t5, "--langs", "es,ru", "--per-lang", "2", "--max-new-tokens", "5",
+    again = cli("generate", "queries", "--device", "cpu", "--model", tiny_t5, "--langs", "es,ru", "--per-lang", "2", "--max-new-tokens", "5",
                 "--batch-size", "3", "--seed", "11")
     assert "nothing to do" in again.output and len(generated(db)) == len(resumed)
 

@@ -91,7 +91,7 @@ def greedy_by_hand(model_dir: Path, source: str, first_token: str, max_new_token
 
 def test_marian_translations_link_to_source_and_inherit_qrels(small_store, db, tiny_marian):
     cli = small_store
-    result = cli("generate", "translations", "--model", tiny_marian, "--from", "en", "--to", "es", "--split", "test",
+    result = cli("generate", "translations", "--device", "cpu", "--model", tiny_marian, "--from", "en", "--to", "es", "--split", "test",
                  "--num-beams", "2", "--max-new-tokens", "6")
     sources = rows(db, "SELECT id, ext_id, split, scope, text FROM queries WHERE lang = 'en' AND split = 'test'")
     made = rows(db, "SELECT * FROM queries WHERE translator != ''")
@@ -109,7 +109,7 @@ def test_marian_translations_link_to_source_and_inherit_qrels(small_store, db, t
     # The human translation of conv-b/q0 stays; the machine one sits beside it.
     assert len(rows(db, "SELECT id FROM queries WHERE ext_id = 'conv-b/q0' AND lang = 'es'")) == 2
 
-    again = cli("generate", "translations", "--model", tiny_marian, "--from", "en", "--to", "es", "--split", "test",
+    again = cli("generate", "translations", "--device", "cpu", "--model", tiny_marian, "--from", "en", "--to", "es", "--split", "test",
                 "--num-beams", "2", "--max-new-tokens", "6")
     assert "nothing to do" in again.output
     assert len(rows(db, "SELECT id FROM queries WHERE translator != ''")) == 4
@@ -117,7 +117,7 @@ def test_marian_translations_link_to_source_and_inherit_qrels(small_store, db, t
 
 def test_m2m100_forces_the_target_language_token(small_store, db, tiny_m2m100):
     cli = small_store
-    cli("generate", "translations", "--model", tiny_m2m100, "--to", "es,de", "--num-beams", "1", "--max-new-tokens", "5",
+    cli("generate", "translations", "--device", "cpu", "--model", tiny_m2m100, "--to", "es,de", "--num-beams", "1", "--max-new-tokens", "5",
         "--batch-size", "3")
     sources = {r.id: r.text for r in rows(db, "SELECT id, text FROM queries WHERE lang = 'en'")}
     made = rows(db, "SELECT source_query_id, lang, text FROM queries WHERE translator != ''")

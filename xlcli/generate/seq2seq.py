@@ -8,8 +8,9 @@ token. Its languages: ar bn fi ja ko ru te en. The paper samples 5 queries per l
 top-k 10 and at most 32 new tokens.
 
 Reproducibility: every generated query has its own seed, derived (sha256) from the run seed, the
-passage's ext id, the language and the query's index. Sampling draws from a per-row
-``torch.Generator`` (see :class:`SeededTopKSampler`), so a query does not depend on which other
+passage's ext id, the language and the query's index. Step t of a query samples top-k by inverting
+the CDF of the k most likely tokens' softmax at the t-th uniform number of a ``torch.Generator``
+seeded with the query's seed (see ``SeededTopKSampler``), so a query does not depend on which other
 passages share its batch, on the batch size, or on whether the run was interrupted and resumed.
 What remains is floating point: padding a prompt to a longer batch neighbour can change its logits
 in the last bits, which flips a draw only when the uniform number falls within that distance of a
@@ -114,22 +115,26 @@ def _sampler_class():
         """Top-k sampling with one ``torch.Generator`` per row, returned as a one-hot choice.
 
         ``generate`` runs greedy decoding over this processor's output, so the token each row
-        gets is the one drawn from that row's own generator: rows do not share a random stream.
-        Draws happen on the CPU so that the same probabilities give the same token on any device.
+        gets is the one drawn from that row's own random stream. Each row's uniforms are drawn
+        up front (one per step, on the CPU, so any device gives the same draws); a step then
+        inverts the top-k distribution's CDF for all rows at once.
         """
 
-        def __init__(self, seeds: Sequence[int], top_k: int):
-            self.generators = [torch.Generator().manual_seed(int(s)) for s in seeds]
+        def __init__(self, seeds: Sequence[int], top_k: int, steps: int):
+            self.uniforms = torch.stack([torch.rand(steps, generator=torch.Generator().manual_seed(int(s))) for s in seeds])
             self.top_k = top_k
+            self.step = 0
 
         def __call__(self, input_ids, scores):
             k = scores.shape[-1] if self.top_k <= 0 else min(self.top_k, scores.shape[-1])
             values, indices = scores.float().topk(k, dim=-1)
-            probs = torch.softmax(values, dim=-1).cpu()
-            picks = torch.stack([torch.multinomial(probs[i], 1, generator=g) for i, g in enumerate(self.generators)])
-            tokens = indices.gather(-1, picks.to(indices.device))
+            cdf = torch.softmax(values, dim=-1).cumsum(dim=-1)
+            u = self.uniforms[:, self.step : self.step + 1].contiguous().to(cdf.device)
+            self.step += 1
+            # The first k whose CDF reaches u; clamped where rounding leaves the last CDF value below u.
+            picks = torch.searchsorted(cdf, u).clamp_(max=k - 1)
             chosen = torch.full_like(scores, float("-inf"))
-            return chosen.scatter_(-1, tokens, 0.0)
+            return chosen.scatter_(-1, indices.gather(-1, picks), 0.0)
 
     return SeededTopKSampler
 
@@ -158,7 +163,7 @@ class Seq2SeqGenerator:
             list(inputs), padding=True, truncation=True, max_length=self.max_input_tokens, return_tensors="pt"
         )
         batch = {k: v.repeat_interleave(n, dim=0).to(self.device) for k, v in batch.items() if k in ("input_ids", "attention_mask")}
-        sampler = _sampler_class()([s for row in seeds for s in row], self.top_k)
+        sampler = _sampler_class()([s for row in seeds for s in row], self.top_k, self.max_new_tokens)
         with torch.inference_mode():
             output = self.model.generate(
                 **batch,
