@@ -52,19 +52,22 @@ def root(
 
 
 def _register() -> None:
-    # One line per command module; keep heavy imports (torch, transformers) inside the commands.
-    from xlcli.commands import generate, ingest, report, sql, status
+    # One line per command, in the order of a study; heavy imports (torch, transformers) stay
+    # inside the commands so that `xlcli --help` and skipped pipeline steps stay fast.
+    from xlcli.commands import demo, eval as eval_, generate, index, ingest, perturb, pipeline, report, search, sql, status, train
 
     app.add_typer(ingest.app, name="ingest")
+    app.command("perturb")(perturb.perturb)
     app.add_typer(generate.app, name="generate")
+    app.command("train")(train.train)
+    app.command("index")(index.index)
+    app.command("search")(search.search)
+    app.command("eval")(eval_.eval_)
     app.command("report")(report.report)
+    app.add_typer(pipeline.app, name="pipeline")
+    app.command("demo")(demo.demo)
     app.command("status")(status.status)
     app.command("sql")(sql.sql)
-    from xlcli.commands import index; app.command("index")(index.index)
-    from xlcli.commands import search; app.command("search")(search.search)
-    from xlcli.commands import eval as eval_cmd; app.command("eval")(eval_cmd.eval_)
-    from xlcli.commands import train; app.command("train")(train.train)
-    from xlcli.commands import perturb; app.command("perturb")(perturb.perturb)
 
 
 _register()
