@@ -162,7 +162,10 @@ class Trainer:
             if parameter.requires_grad:
                 (no_decay if parameter.ndim < 2 else decay).append(parameter)
         groups = [{"params": decay, "weight_decay": self.config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-        optimizer = torch.optim.AdamW(groups, lr=self.config.lr)
+        try:  # the fused kernel is several times faster than the per-tensor loop, on CPU too
+            optimizer = torch.optim.AdamW(groups, lr=self.config.lr, fused=True)
+        except (RuntimeError, TypeError):
+            optimizer = torch.optim.AdamW(groups, lr=self.config.lr)
         scheduler = get_linear_schedule_with_warmup(optimizer, int(self.config.warmup * self.steps), self.steps)
         return optimizer, scheduler
 

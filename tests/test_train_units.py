@@ -1,0 +1,187 @@
+"""train: the pieces — pair-source parsing, config checks, sampler, losses, parallel files, mask."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+
+from xlcli.errors import XlcliError
+from xlcli.train import losses
+from xlcli.train.config import PairSource, TrainConfig, parse_pair_sources
+from xlcli.train.parallel import read_parallel
+from xlcli.train.sampler import Stream
+
+
+# -- --pairs -------------------------------------------------------------------------------
+
+
+def test_pair_sources_parse_commas_bars_and_runs():
+    assert parse_pair_sources("queries:en,es,de,generated:es,de") == (
+        PairSource("queries", ("en", "es", "de")), PairSource("generated", ("es", "de")),
+    )
+    assert parse_pair_sources("queries:en|generated@lex:ru ; queries:fr") == (
+        PairSource("queries", ("en", "fr")), PairSource("generated", ("ru",), "lex"),
+    )
+    assert parse_pair_sources("queries:EN,en").__getitem__(0).langs == ("en",)
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("", "give at least one source"),
+        ("en,es", "start with a source"),
+        ("passages:en", "unknown source 'passages'"),
+        ("queries:xx", "unknown language code 'xx'"),
+        ("queries@run:en", "only generated sources name a run"),
+        ("queries:", "give its languages"),
+    ],
+)
+def test_bad_pair_sources_are_one_line_errors(value, message):
+    with pytest.raises(XlcliError, match=message):
+        parse_pair_sources(value)
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"typo_aware": 1.5}, "--typo-aware 1.5: give a probability between 0 and 1"),
+        ({"typo_aware": -0.1}, "--typo-aware"),
+        ({"epochs": 1.0, "steps": 3}, "either --epochs or --steps"),
+        ({"batch_size": 1}, "at least 2"),
+        ({"warmup": 1.0}, "--warmup"),
+        ({"temperature": 0.0}, "--temperature"),
+        ({"self_teaching": True}, "--self-teaching needs misspelled queries"),
+        ({"typo_aware": 0.5, "typo_protocol": "nope"}, "--typo-protocol"),
+        ({"name": "a/b"}, "--name"),
+        ({"name": "a@b"}, "--name"),
+    ],
+)
+def test_config_checks(changes, message):
+    with pytest.raises(XlcliError, match=message):
+        TrainConfig(**{"name": "run", **changes}).validated()
+
+
+def test_config_key_ignores_device_and_save_every_only():
+    base = TrainConfig(name="run").validated()
+    assert TrainConfig(name="run", device="cpu", save_every=7).validated().key == base.key
+    assert TrainConfig(name="run", seed=1).validated().key != base.key
+    assert TrainConfig(name="run", lr=3e-5).validated().key != base.key
+    assert base.epochs == 1.0  # neither --epochs nor --steps: one epoch
+
+
+# -- sampler ---------------------------------------------------------------------------------
+
+
+def test_stream_is_a_seeded_sequence_of_epoch_permutations():
+    strata = ["en"] * 30 + ["es"] * 10
+    stream = Stream(strata, seed=3)
+    flat = [i for b in range(20) for i in stream.batch(b, 8)]  # 160 items = 4 epochs
+    for epoch in range(4):
+        assert sorted(flat[epoch * 40 : (epoch + 1) * 40]) == list(range(40))
+    assert flat[:40] != flat[40:80]  # each epoch its own order
+    # Any micro-batch is computed from its index alone (what resuming relies on)...
+    assert Stream(strata, seed=3).batch(13, 8) == flat[13 * 8 : 14 * 8]
+    # ...and batch size does not change the order, only how it is cut.
+    assert [i for b in range(40) for i in Stream(strata, seed=3).batch(b, 4)] == flat
+    assert Stream(strata, seed=4).batch(0, 40) != flat[:40]
+
+
+def test_stream_puts_every_language_in_every_batch():
+    # 10% Spanish: a plain shuffle leaves some batches of 8 without any; the stratified order does not.
+    strata = ["en"] * 90 + ["es"] * 10
+    for seed in range(20):
+        stream = Stream(strata, seed=seed)
+        for b in range(12):  # within one epoch
+            batch = stream.batch(b, 10)
+            assert Counter(strata[i] for i in batch)["es"] == 1
+    rng = np.random.default_rng(0)
+    shuffled = [rng.permutation(100) for _ in range(20)]
+    assert any(sum(strata[i] == "es" for i in order[b * 10 : (b + 1) * 10]) == 0 for order in shuffled for b in range(10))
+
+
+# -- losses -----------------------------------------------------------------------------------
+
+
+def _manual_log_softmax(row: np.ndarray) -> np.ndarray:
+    m = row.max()
+    return row - m - math.log(np.exp(row - m).sum())
+
+
+def test_info_nce_is_cross_entropy_of_the_diagonal_with_masked_columns_excluded():
+    torch.manual_seed(0)
+    q = torch.nn.functional.normalize(torch.randn(4, 8), dim=-1)
+    p = torch.nn.functional.normalize(torch.randn(6, 8), dim=-1)  # 4 positives + 2 hard negatives
+    mask = torch.zeros(4, 6, dtype=torch.bool)
+    mask[0, 2] = mask[3, 5] = True
+    got = losses.info_nce(losses.scores(q, p, 0.05, mask)).item()
+    logits = (q.numpy() @ p.numpy().T) / 0.05
+    expected = []
+    for i in range(4):
+        keep = [j for j in range(6) if not mask[i, j]]
+        row = logits[i, keep]
+        expected.append(-_manual_log_softmax(row)[keep.index(i)])
+    assert got == pytest.approx(float(np.mean(expected)), rel=1e-5)
+
+
+def test_self_teaching_kl_matches_the_definition_and_stops_the_clean_gradient():
+    torch.manual_seed(1)
+    clean = torch.randn(3, 5, requires_grad=True)
+    typo = torch.randn(3, 5, requires_grad=True)
+    value = losses.self_teaching_kl(clean, typo)
+    pc = np.exp([_manual_log_softmax(r) for r in clean.detach().numpy()])
+    pt = np.exp([_manual_log_softmax(r) for r in typo.detach().numpy()])
+    expected = float(np.mean(np.sum(pc * (np.log(pc) - np.log(pt)), axis=1)))
+    assert value.item() == pytest.approx(expected, rel=1e-5)
+    value.backward()
+    assert clean.grad is None and typo.grad is not None and typo.grad.abs().sum() > 0
+    same = torch.randn(2, 4)
+    assert losses.self_teaching_kl(same, same.clone()).item() == pytest.approx(0.0, abs=1e-7)
+
+
+def test_self_teaching_kl_is_finite_with_masked_columns():
+    clean, typo = torch.randn(2, 4), torch.randn(2, 4)
+    mask = torch.tensor([[False, True, False, False], [True, False, False, False]])
+    assert torch.isfinite(losses.self_teaching_kl(clean.masked_fill(mask, losses.MASKED), typo.masked_fill(mask, losses.MASKED)))
+
+
+def test_alignment_mse_is_two_mean_squared_errors_to_the_frozen_teacher():
+    torch.manual_seed(2)
+    foreign, english = torch.randn(3, 4, requires_grad=True), torch.randn(3, 4)
+    teacher = torch.randn(3, 4, requires_grad=True)
+    value = losses.alignment_mse(foreign, english, teacher)
+    expected = ((foreign - teacher) ** 2).mean() + ((english - teacher) ** 2).mean()
+    assert value.item() == pytest.approx(expected.item(), rel=1e-6)
+    value.backward()
+    assert teacher.grad is None  # the teacher is frozen
+
+
+# -- parallel files ---------------------------------------------------------------------------
+
+
+def _files(tmp_path, src: str, en: str):
+    a, b = tmp_path / "x.spa", tmp_path / "x.eng"
+    a.write_bytes(src.encode("utf-8"))
+    b.write_bytes(en.encode("utf-8"))
+    return a, b
+
+
+def test_read_parallel_aligns_lines_and_skips_lines_blank_on_both_sides(tmp_path):
+    src, en = _files(tmp_path, "Hola.\r\n\r\n¿Qué tal?\r\n", "Hello.\n\nHow are you?\n")
+    pairs = read_parallel(src, en, "es")
+    assert [(p.line, p.text, p.en_text) for p in pairs] == [(1, "Hola.", "Hello."), (3, "¿Qué tal?", "How are you?")]
+
+
+def test_read_parallel_names_the_lines_without_counterpart(tmp_path):
+    src, en = _files(tmp_path, "a\nb\nc\nd\n", "A\nB\n")
+    with pytest.raises(XlcliError, match=r"has 4 lines but .* has 2: lines 3-4 of .*x\.spa have no counterpart"):
+        read_parallel(src, en, "es")
+    src, en = _files(tmp_path, "a\nb\n", "A\nB\nC\n")
+    with pytest.raises(XlcliError, match=r"line 3 of .*x\.eng"):
+        read_parallel(src, en, "es")
+    src, en = _files(tmp_path, "a\n\nc\n", "A\nB\nC\n")
+    with pytest.raises(XlcliError, match=r"x\.spa:2: empty line"):
+        read_parallel(src, en, "es")
