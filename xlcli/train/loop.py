@@ -347,6 +347,11 @@ class Trainer:
         """Train to ``steps`` (resuming from the newest checkpoint); return the step it started at."""
         torch = self.torch
         student = self.encoder.model
+        for name, parameter in student.named_parameters():
+            # The HF pooler head is not part of the embedding (pooling reads last_hidden_state);
+            # left trainable it gets no gradient, which DDP rejects as an unused parameter.
+            if name.startswith("pooler."):
+                parameter.requires_grad_(False)
         teacher = self._teacher()  # before resuming: the teacher is the *starting* model
         student.train()
         model = student

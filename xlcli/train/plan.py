@@ -138,6 +138,7 @@ def execute(store: Store, plan: Plan, *, progress: bool = True) -> Result:
     plan.dist = init_distributed(plan.device)
     if not plan.dist.main:
         _trainer(plan).run()
+        _finish_distributed(plan)
         return Result(config.name, steps=plan.steps)
 
     result = Result(config.name, steps=plan.steps, summary=plan.summary())
@@ -180,11 +181,17 @@ def execute(store: Store, plan: Plan, *, progress: bool = True) -> Result:
         result.summary.update({"seconds": round(result.seconds, 2), "started_at_step": result.started_at_step,
                                "models": result.models, "final_losses": result.final_losses})
         inv.summary = result.summary
+    _finish_distributed(plan)
+    return result
+
+
+def _finish_distributed(plan: Plan) -> None:
+    """Every rank waits for rank 0's bookkeeping, then leaves the process group."""
     if plan.dist.world > 1:
         import torch.distributed as dist
 
         dist.barrier()
-    return result
+        dist.destroy_process_group()
 
 
 def _trainer(plan: Plan, **callbacks) -> Trainer:
