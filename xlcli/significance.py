@@ -14,7 +14,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 
 @dataclass(frozen=True)
@@ -40,6 +39,8 @@ def paired_t_test(system: np.ndarray, baseline: np.ndarray, confidence: float = 
         # Identical differences: no variance to test against (scipy would return nan too).
         p = 1.0 if mean == 0.0 else 0.0
         return PairedTest(n, mean, mean, mean, math.nan, p, math.nan if mean == 0 else math.copysign(math.inf, mean))
+    from scipy import stats  # imported here: scipy.stats costs ~1 s at CLI start-up
+
     result = stats.ttest_rel(system, baseline)
     half = stats.t.ppf(0.5 + confidence / 2, n - 1) * sd / math.sqrt(n)
     return PairedTest(n, mean, mean - half, mean + half, float(result.statistic), float(result.pvalue), mean / sd)
