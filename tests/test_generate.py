@@ -137,11 +137,11 @@ def test_seeded_generation_is_reproducible_across_batch_sizes(cli, db, small_loc
     for store_cli, batch in ((cli, "1"), (other, "9")):
         store_cli("ingest", "locomo", small_locomo_file, "--name", "small")
         store_cli("generate", "queries", "--device", "cpu", "--model", tiny_t5, "--langs", "fr", "--per-lang", "2", "--max-new-tokens", "5",
-                  "--seed", "3", "--batch-size", batch)
+                  "--seed", "3", "--batch-size", batch, "--limit", "10")
         outputs.append(generated(store_cli.db))
-    assert outputs[0] == outputs[1] and len(outputs[0]) == 16 * 2
+    assert outputs[0] == outputs[1] and len(outputs[0]) == 10 * 2
     cli("generate", "queries", "--device", "cpu", "--model", tiny_t5, "--langs", "fr", "--per-lang", "2", "--max-new-tokens", "5",
-        "--seed", "4", "--name", "seed4")
+        "--seed", "4", "--name", "seed4", "--limit", "10")
     reseeded = generated(db, "seed4")
     assert sum(a[3] != b[3] for a, b in zip(outputs[0], reseeded)) > len(reseeded) // 2
 
@@ -152,7 +152,8 @@ def test_interrupted_generation_resumes_without_duplicates(cli, db, small_locomo
     from xlcli.generate import jobs, runner
 
     cli("ingest", "locomo", small_locomo_file, "--name", "small")
-    args = dict(model=str(tiny_t5), langs=["es", "ru"], per_lang=2, max_new_tokens=5, batch_size=3, seed=11, device="cpu")
+    args = dict(model=str(tiny_t5), langs=["es", "ru"], per_lang=2, max_new_tokens=5, batch_size=3, seed=11, device="cpu",
+                limit=8)
     calls = []
 
     def kill_after_two_batches(n, lang):
@@ -168,20 +169,20 @@ def test_interrupted_generation_resumes_without_duplicates(cli, db, small_locomo
     assert len(generated(db)) == 2 * 3 * 2  # two whole batches of 3 pairs × 2 queries
 
     result = cli("generate", "queries", "--device", "cpu", "--model", tiny_t5, "--langs", "es,ru", "--per-lang", "2", "--max-new-tokens", "5",
-                 "--batch-size", "3", "--seed", "11")
+                 "--batch-size", "3", "--seed", "11", "--limit", "8")
     assert "6 pairs were already done" in result.output
     (inv,) = rows(db, "SELECT state, attempts FROM invocations WHERE step = 'generate'")
     assert (inv.state, inv.attempts) == ("done", 2)
     resumed = generated(db)
-    assert len(resumed) == len(set(r[:3] for r in resumed)) == 16 * 2 * 2
+    assert len(resumed) == len(set(r[:3] for r in resumed)) == 8 * 2 * 2
 
     fresh = Cli(tmp_path / "fresh.db")
     fresh("ingest", "locomo", small_locomo_file, "--name", "small")
     fresh("generate", "queries", "--device", "cpu", "--model", tiny_t5, "--langs", "es,ru", "--per-lang", "2", "--max-new-tokens", "5",
-          "--batch-size", "3", "--seed", "11")
+          "--batch-size", "3", "--seed", "11", "--limit", "8")
     assert generated(fresh.db) == resumed
     again = cli("generate", "queries", "--device", "cpu", "--model", tiny_t5, "--langs", "es,ru", "--per-lang", "2", "--max-new-tokens", "5",
-                "--batch-size", "3", "--seed", "11")
+                "--batch-size", "3", "--seed", "11", "--limit", "8")
     assert "nothing to do" in again.output and len(generated(db)) == len(resumed)
 
 
