@@ -185,3 +185,43 @@ def test_read_parallel_names_the_lines_without_counterpart(tmp_path):
     src, en = _files(tmp_path, "a\n\nc\n", "A\nB\nC\n")
     with pytest.raises(XlcliError, match=r"x\.spa:2: empty line"):
         read_parallel(src, en, "es")
+
+
+# -- length-grouped forward passes -------------------------------------------------------------
+
+
+def test_length_groups_minimise_padded_tokens_plus_call_overhead():
+    from itertools import combinations
+
+    from xlcli.train.batching import length_groups
+
+    lengths = [5, 40, 6, 38, 7, 41, 12]
+    for overhead in (0, 10, 64, 10**6):
+        groups = length_groups(lengths, overhead)
+        assert sorted(i for g in groups for i in g) == list(range(len(lengths)))
+
+        def cost(gs):
+            return sum(len(g) * max(lengths[i] for i in g) + overhead for g in gs)
+
+        # Brute force over every split of the length-sorted order.
+        order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
+        best = min(
+            cost([order[a:b] for a, b in zip((0, *cuts), (*cuts, len(order)))])
+            for k in range(len(order)) for cuts in combinations(range(1, len(order)), k)
+        )
+        assert cost(groups) == best
+    assert length_groups(lengths, 10**6) == [sorted(range(7), key=lambda i: (lengths[i], i))]
+    assert length_groups([], 64) == []
+
+
+def test_grouped_embeddings_equal_one_padded_batch(tiny_bert):
+    from xlcli.encoders import Encoder
+    from xlcli.train.batching import embed_grouped
+
+    encoder = Encoder.load(str(tiny_bert), device="cpu")
+    texts = ["Hi.", "I adopted a beagle puppy called Pepper last weekend and she chewed my cello case.", "Lisbon!",
+             "We'll visit the chemistry museum there.", "Yes"]
+    with torch.no_grad():
+        plain = encoder.embed(encoder.tokenize(texts, 32))
+        grouped = embed_grouped(encoder, texts, 32, overhead=0)
+    assert torch.allclose(plain, grouped, atol=1e-6)

@@ -27,6 +27,7 @@ import numpy as np
 
 from xlcli.generate.seeding import derive_seed
 from xlcli.train import checkpoints, losses
+from xlcli.train.batching import CALL_OVERHEAD, embed_grouped
 from xlcli.train.config import TrainConfig
 from xlcli.train.pairs import Pair
 from xlcli.train.parallel import ParallelSentence
@@ -133,6 +134,7 @@ class Trainer:
         self.parallel_stream = (
             Stream([s.lang for s in data.parallel], config.seed, salt=2) if data.parallel and config.align_weight > 0 else None
         )
+        self.call_overhead = CALL_OVERHEAD.get(self.device.split(":")[0], 64)
         self.query_prefix = encoder.config.query_prefix
         self.passage_prefix = encoder.config.passage_prefix
 
@@ -198,7 +200,7 @@ class Trainer:
         return self.torch.autocast("cuda", dtype=self.autocast_dtype)
 
     def _embed(self, encoder, texts: list[str]):
-        return encoder.embed(encoder.tokenize(texts, self.config.max_length))
+        return embed_grouped(encoder, texts, self.config.max_length, self.call_overhead)
 
     def _negatives(self, batch: list[Pair], indices: list[int], micro: int) -> list[tuple[int, str]]:
         """Up to ``negatives_per_query`` mined negatives per pair, drawn (seeded) from its list."""
