@@ -108,6 +108,32 @@ def test_tied_scores_are_measured_as_ir_measures_reads_the_export(cli, db, tiny_
             assert stored == pytest.approx(metric.value, abs=1e-9), (r["index"], metric)
 
 
+def test_beir_without_scopes_searches_every_passage_with_graded_qrels(cli, db, tiny_bert, tmp_path):
+    from conftest import FIXTURES
+
+    cli("ingest", "beir", FIXTURES / "beir", "--name", "beir")
+    cli("index", "--name", "tiny", "--model", tiny_bert, "--device", "cpu")
+    cli("index", "--name", "bm", "--bm25")
+    with open_store(db, write=False) as store, store.read() as conn:
+        n = conn.exec_driver_sql("SELECT count(*) FROM passages").scalar()
+        chunks = conn.exec_driver_sql("SELECT count(*) FROM vec_1_chunks").scalar()
+        graded = conn.exec_driver_sql("SELECT count(*) FROM qrels WHERE relevance > 1").scalar()
+    assert chunks == 1 and graded > 0  # scope-less vectors share vec0 chunks
+    out = tmp_path / "runs"
+    results = json.loads(cli("eval", "--index", "tiny,bm", "--measures", MEASURES, "--depth", str(n), "--trec-out", out,
+                             "--json", "--device", "cpu").stdout)
+    measures = [ir_measures.parse_measure(m) for m in MEASURES.split()]
+    values, keys = stored_values(db), file_key(db)
+    for r in results:
+        run = list(ir_measures.read_trec_run(str(out / f"{r['index']}.en.clean.run")))
+        if r["index"] == "tiny":
+            assert len(run) == r["queries"] * n  # every query ranks every passage
+        qrels = list(ir_measures.read_trec_qrels(str(out / f"{r['index']}.en.clean.qrels")))
+        for metric in ir_measures.iter_calc(measures, qrels, run):
+            stored = values[r["eval_run_id"]][keys[r["eval_run_id"]][metric.query_id]][str(metric.measure)]
+            assert stored == pytest.approx(metric.value, abs=1e-9), (r["index"], metric)
+
+
 def test_a_misspelled_querys_value_is_the_mean_over_its_variants(evaluated, db):
     results, _ = evaluated
     values = stored_values(db)

@@ -171,7 +171,9 @@ def plan(
     if depth < 1:
         raise XlcliError(f"--depth {depth}: must be at least 1")
     deepest = max((m.cutoff for m in parsed if m.cutoff is not None), default=0)
-    if depth < deepest:
+    # A ranking holds at most the passages indexed: a deeper cutoff than that is no loss.
+    largest = max(conn.execute(text("SELECT count(*) FROM index_entries WHERE index_id = :i"), {"i": r["id"]}).scalar() for r in rows)
+    if depth < min(deepest, largest):
         raise XlcliError(f"--depth {depth} is below the largest cutoff ({deepest}) of --measures; raise --depth")
     return Plan(rows, ds, split, translator, chosen, chosen_sets, parsed, depth)
 

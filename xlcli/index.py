@@ -225,12 +225,14 @@ def build(
     shard: str | None = None,
     augmentation: dict | None = None,
     vectorizer_factory: VectorizerFactory | None = None,
+    encoder=None,
     show_progress: bool = True,
 ) -> IndexResult:
     """Build (or resume, or extend) index ``name`` over a dataset's passages.
 
     Everything the user gave is checked — the shard, the dataset, the model (loaded), its
-    dimension against an existing index of that name — before the store is written.
+    dimension against an existing index of that name — before the store is written. Library
+    callers that already hold the :class:`~xlcli.encoders.Encoder` for these settings may pass it.
     """
     check_name(name)
     shard_spec = parse_shard(shard)
@@ -246,7 +248,10 @@ def build(
         _, settings = resolve_model(
             store, model, pooling=pooling, max_length=max_length, query_prefix=query_prefix, passage_prefix=passage_prefix
         )
-        encoder = settings.load(device)
+        if encoder is None:
+            encoder = settings.load(device)
+        elif encoder.config != settings.encoder_config():
+            raise ValueError(f"the encoder passed ({encoder.config}) does not match --model {model} ({settings.encoder_config()})")
         dim = encoder.dim
     identity = _identity(kind, ds["name"], settings, augmentation)
     if existing is not None:

@@ -48,6 +48,18 @@ def _group(passage_ids: np.ndarray, ext_ids: Sequence[str], matrix: np.ndarray) 
     return _Group(passage_ids, np.ascontiguousarray(matrix, dtype=np.float32), tie_key)
 
 
+def _sort_key(scores: np.ndarray, tie_key: np.ndarray) -> np.ndarray:
+    """One uint64 per score whose ascending order is (score descending, tie key ascending).
+
+    The float32 bits are mapped to unsigned integers in the floats' order (the usual sign-flip
+    trick), reversed, and put above the tie key: one ``argsort`` instead of a two-key
+    ``lexsort``, which is many times slower on small rows.
+    """
+    bits = (np.ascontiguousarray(scores, dtype=np.float32) + np.float32(0.0)).view(np.uint32)  # + 0.0: -0.0 ties +0.0
+    ordered = np.where(bits & np.uint32(0x80000000), ~bits, bits | np.uint32(0x80000000))
+    return ((np.uint64(0xFFFFFFFF) - ordered.astype(np.uint64)) << np.uint64(32)) | tie_key.astype(np.uint64)
+
+
 def top_k(scores: np.ndarray, tie_key: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Column indices and scores of the top ``k`` per row: score desc, then ``tie_key`` asc.
 
@@ -64,13 +76,13 @@ def top_k(scores: np.ndarray, tie_key: np.ndarray, k: int) -> tuple[np.ndarray, 
     else:
         idx = np.broadcast_to(np.arange(n_cols), (n_rows, n_cols)).copy()
     top = np.take_along_axis(scores, idx, axis=1)
-    order = np.lexsort((tie_key[idx], -top), axis=1)
+    order = np.argsort(_sort_key(top, tie_key[idx]), axis=1)
     idx, top = np.take_along_axis(idx, order, axis=1), np.take_along_axis(top, order, axis=1)
     if k < n_cols:
         tied = np.flatnonzero((scores >= top[:, -1:]).sum(axis=1) > k)
         for row in tied:
             cand = np.flatnonzero(scores[row] >= top[row, -1])
-            best = cand[np.lexsort((tie_key[cand], -scores[row, cand]))][:k]
+            best = cand[np.argsort(_sort_key(scores[row, cand], tie_key[cand]))][:k]
             idx[row], top[row] = best, scores[row, best]
     return idx, top
 
@@ -101,10 +113,11 @@ class DenseIndex:
         ).all())
         return cls(data.passage_ids, data.scopes, [ext[int(pid)] for pid in data.passage_ids], data.matrix)
 
-    def search(self, queries: np.ndarray, scopes: Sequence[str | None], k: int) -> list[Ranking]:
-        """Top-k rankings of each query vector within its scope (None: over all passages)."""
+    def search_arrays(self, queries: np.ndarray, scopes: Sequence[str | None], k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per query: (passage ids, scores) of its top k within its scope (None: over all passages)."""
         queries = _normalise(np.asarray(queries, dtype=np.float32))
-        results: list[Ranking] = [[] for _ in range(len(queries))]
+        empty = (np.zeros(0, np.int64), np.zeros(0, np.float32))
+        results: list[tuple[np.ndarray, np.ndarray]] = [empty] * len(queries)
         by_scope: dict[str | None, list[int]] = {}
         for i, scope in enumerate(scopes):
             by_scope.setdefault(scope, []).append(i)
@@ -118,9 +131,13 @@ class DenseIndex:
                 scores = queries[part] @ group.matrix.T
                 idx, top = top_k(scores, group.tie_key, k)
                 pids = group.passage_ids[idx]
-                for row, ids, vals in zip(part, pids.tolist(), top.tolist()):
-                    results[row] = list(zip(ids, vals))
+                for j, row in enumerate(part):
+                    results[row] = (pids[j], top[j])
         return results
+
+    def search(self, queries: np.ndarray, scopes: Sequence[str | None], k: int) -> list[Ranking]:
+        """Top-k rankings [(passage id, score), ...] of each query vector within its scope."""
+        return [list(zip(ids.tolist(), scores.tolist())) for ids, scores in self.search_arrays(queries, scopes, k)]
 
 
 def knn(conn: Connection, index_row, query: np.ndarray, k: int, scope: str | None = None) -> Ranking:

@@ -20,6 +20,9 @@ import numpy as np
 from sqlalchemy import Connection, text
 
 MAX_K = 4096
+# sqlite-vec 0.1.9 gives every row whose partition key is NULL a chunk of its own (about 3 MB at
+# 384 dimensions), so passages without a scope are stored under '' and read back as None.
+NO_SCOPE = ""
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
@@ -57,7 +60,7 @@ def write(conn: Connection, table: str, passage_ids: Sequence[int], scopes: Sequ
     conn.exec_driver_sql(f"DELETE FROM {table} WHERE passage_id = ?", [(i,) for i in ids])
     conn.exec_driver_sql(
         f"INSERT INTO {table} (passage_id, scope, embedding) VALUES (?, ?, ?)",
-        [(i, s, as_blob(v)) for i, s, v in zip(ids, scopes, vectors)],
+        [(i, NO_SCOPE if s is None else s, as_blob(v)) for i, s, v in zip(ids, scopes, vectors)],
     )
 
 
@@ -75,7 +78,7 @@ def read_all(conn: Connection, table: str, dim: int) -> Vectors:
     rows = conn.exec_driver_sql(f"SELECT passage_id, scope, embedding FROM {_check(table)} ORDER BY passage_id").all()
     ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
     matrix = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32).reshape(len(rows), dim) if rows else np.zeros((0, dim), np.float32)
-    return Vectors(ids, [r[1] for r in rows], matrix)
+    return Vectors(ids, [None if r[1] == NO_SCOPE else r[1] for r in rows], matrix)
 
 
 def knn(conn: Connection, table: str, query: np.ndarray, k: int, scope: str | None = None) -> list[tuple[int, float]]:

@@ -1,0 +1,124 @@
+"""Encoding speed: `xlcli index` vs sentence-transformers `encode`, same model, passages, batch size, threads.
+
+    python bench/encode_speed.py [--locomo PATH] [-n 2000] [--batch-size 64] [--threads 2] [--repeats 3]
+
+Passages are the real LoCoMo turns (../shared/data/locomo/locomo10.json or $LOCOMO_FILE), else the
+bundled fixture. The xlcli side is the whole `index` step with the model already loaded: length-sorted
+batches, encoding, and one SQLite transaction per batch writing vec0 rows and bookkeeping. The
+reference is `SentenceTransformer.encode` (which also sorts by length) on the same texts. Both run
+in this process with the same torch thread count, alternately, best of --repeats (the machine is
+shared, so the minimum is the least disturbed). Target: ratio (xlcli / ST) ≥ 1.0. Also prints the
+largest difference between the two sets of vectors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT = ROOT.parent / "shared" / "data" / "locomo" / "locomo10.json"
+FIXTURE = ROOT / "fixtures" / "locomo" / "locomo_fixture.json"
+
+
+def passages_file(path: Path, n: int, tmp: Path) -> Path:
+    """A LoCoMo file cut to about ``n`` turns (whole sessions), so both sides see the same texts."""
+    import json
+
+    data = json.loads(path.read_text(encoding="utf-8"))
+    kept, count = [], 0
+    for sample in data:
+        conv = {k: v for k, v in sample["conversation"].items() if not k.startswith("session_")}
+        conv.update({k: v for k, v in sample["conversation"].items() if k.startswith("speaker")})
+        sessions = sorted(
+            (k for k, v in sample["conversation"].items() if k.startswith("session_") and isinstance(v, list)),
+            key=lambda k: int(k.split("_")[1]),
+        )
+        for key in sessions:
+            if count >= n:
+                break
+            conv[key] = sample["conversation"][key]
+            conv[f"{key}_date_time"] = sample["conversation"].get(f"{key}_date_time", "")
+            count += len(conv[key])
+        if len(conv) > 2:
+            kept.append({"sample_id": sample["sample_id"], "conversation": conv, "qa": []})
+        if count >= n:
+            break
+    out = tmp / "passages.json"
+    out.write_text(json.dumps(kept), encoding="utf-8")
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--locomo", type=Path, default=Path(os.environ.get("LOCOMO_FILE", DEFAULT)))
+    parser.add_argument("-n", type=int, default=2000, help="number of passages (about; whole sessions)")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+
+    import numpy as np
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sqlalchemy import text
+
+    from xlcli.datasets import locomo
+    from xlcli.encoders import default_model_path
+    from xlcli.index import build
+    from xlcli.ingest import ingest_collection
+    from xlcli.models import resolve_model
+    from xlcli.store import open_store, vectors
+
+    torch.set_num_threads(args.threads)
+    source = args.locomo if args.locomo.exists() else FIXTURE
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        cut = passages_file(source, args.n, tmp)
+        collection = locomo.read(cut)
+        texts = [p.text for p in collection.passages]
+        print(f"{len(texts)} passages from {source.name}, batch size {args.batch_size}, {args.threads} torch threads, "
+              f"best of {args.repeats}")
+
+        # Load both models once, outside the timings; the xlcli encoder is handed to the index step.
+        _, settings = resolve_model(open_store(tmp / "probe.db"), "default")
+        encoder = settings.load("cpu")
+        st_model = SentenceTransformer(str(default_model_path()), device="cpu")
+        st_model.max_seq_length = settings.max_length
+
+        xlcli_times, st_times = [], []
+        for repeat in range(args.repeats):
+            db = tmp / f"run{repeat}.db"
+            with open_store(db) as store:
+                ingest_collection(store, "bench", collection, {"file": str(cut)}, source=str(cut))
+                start = time.perf_counter()
+                build(store, "minilm", model="default", batch_size=args.batch_size, device="cpu", show_progress=False,
+                      encoder=encoder)
+                xlcli_times.append(time.perf_counter() - start)
+                with store.read() as conn:
+                    row = conn.execute(text("SELECT vec_table, dim FROM indexes")).one()
+                    ids = dict(conn.execute(text("SELECT ext_id, id FROM passages")).all())
+                    data = vectors.read_all(conn, row.vec_table, row.dim)
+            start = time.perf_counter()
+            st_vecs = st_model.encode(texts, batch_size=args.batch_size, convert_to_numpy=True)
+            st_times.append(time.perf_counter() - start)
+
+        ours = dict(zip(data.passage_ids.tolist(), data.matrix))
+        diff = max(float(np.abs(ours[ids[p.ext_id]] - v).max()) for p, v in zip(collection.passages, st_vecs))
+
+    x = len(texts) / min(xlcli_times)
+    s = len(texts) / min(st_times)
+    print(f"{'':<34}{'passages/s':>12}")
+    print(f"{'xlcli index (encode + vec0 write)':<34}{x:>12.1f}")
+    print(f"{'sentence-transformers encode':<34}{s:>12.1f}")
+    print(f"{'ratio xlcli / ST':<34}{x / s:>12.2f}   (target >= 1.0)")
+    print(f"max |xlcli - ST| over all vector components: {diff:.2e}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
