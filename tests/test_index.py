@@ -83,6 +83,24 @@ def test_dense_index_holds_every_passage_once_and_encodes_like_the_encoder(small
     assert "nothing to do" in again.output
 
 
+def test_passages_ingested_later_are_added_by_the_same_command(cli, db, tiny_bert, tmp_path):
+    from conftest import small_locomo
+
+    first, both = tmp_path / "first.json", tmp_path / "both.json"
+    first.write_text(json.dumps(small_locomo()[:1]))
+    both.write_text(json.dumps(small_locomo()))
+    cli("ingest", "locomo", first, "--name", "small")
+    command = ("index", "--name", "tiny", "--model", tiny_bert, "--device", "cpu", "--json")
+    one = json.loads(cli(*command).stdout)
+    cli("ingest", "locomo", both, "--name", "small")
+    stale = cli("eval", "--index", "tiny", ok=False)
+    assert stale.exit_code == 2 and "not complete" in stale.output
+    two = json.loads(cli(*command).stdout)
+    assert (two["already_indexed"], two["encoded"], two["status"]) == (one["total"], two["total"] - one["total"], "done")
+    assert json.loads(cli(*command).stdout)["nothing_to_do"] is True
+    cli("eval", "--index", "tiny", "--device", "cpu")
+
+
 def test_bm25_index_has_every_passage(small_store, db):
     small_store("index", "--name", "bm25", "--bm25")
     with open_store(db) as store, store.read() as conn:

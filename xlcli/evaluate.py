@@ -36,7 +36,7 @@ from sqlalchemy import Connection, text
 
 from xlcli import languages, metrics
 from xlcli.errors import XlcliError
-from xlcli.index import BM25, optional_bar, resolve_index
+from xlcli.index import BM25, index_status, optional_bar, resolve_index
 from xlcli.models import ModelSettings, resolve_model
 from xlcli.search import DenseIndex, Ranking, bm25_search
 from xlcli.store import Store, invocations
@@ -107,10 +107,11 @@ def plan(
         raise XlcliError("--index: give at least one index name")
     rows = [dict(resolve_index(conn, name)) for name in dict.fromkeys(index_names)]
     for row in rows:
-        if row["status"] != "done":
-            entries = conn.execute(text("SELECT count(*) FROM index_entries WHERE index_id = :i"), {"i": row["id"]}).scalar()
+        entries, total = index_status(conn, row["id"], row["dataset_id"])
+        if entries < total:
             raise XlcliError(
-                f"index {row['name']!r} is not complete ({entries} passages so far): finish it by re-running its `xlcli index` command"
+                f"index {row['name']!r} is not complete ({entries:,} of {total:,} passages): "
+                "finish it by re-running its `xlcli index` command"
             )
     dataset_ids = {r["dataset_id"] for r in rows}
     if len(dataset_ids) > 1:
@@ -240,7 +241,7 @@ class Retriever:
             name = conn.execute(text("SELECT name FROM models WHERE id = :i"), {"i": index_row["model_id"]}).scalar_one()
             return resolve_model(conn, name)[1]
 
-    def query_vectors(self, settings: ModelSettings, texts: Sequence[str]) -> np.ndarray:
+    def query_vectors(self, settings: ModelSettings, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
         key = canonical_json(settings.identity())
         cache = self._vectors.setdefault(key, {})
         missing = list(dict.fromkeys(t for t in texts if t not in cache))
@@ -248,9 +249,23 @@ class Retriever:
             encoder = self._encoders.get(key)
             if encoder is None:
                 encoder = self._encoders[key] = settings.load(self.device)
-            for t, v in zip(missing, encoder.encode_queries(missing, batch_size=self.batch_size)):
+            with optional_bar(show_progress, f"Encoding queries ({settings.name})", len(missing), unit="queries") as bar:
+                encoded = encoder.encode_queries(missing, batch_size=self.batch_size, on_batch=bar.advance)
+            for t, v in zip(missing, encoded):
                 cache[t] = v
         return np.stack([cache[t] for t in texts]) if texts else np.zeros((0, 1), np.float32)
+
+    def prepare(self, jobs: Sequence[tuple[dict, "QuerySet"]], show_progress: bool) -> None:
+        """Encode every query text the dense jobs need, once per encoder, with a progress bar."""
+        by_model: dict[str, tuple[ModelSettings, list[str]]] = {}
+        for row, qs in jobs:
+            if row["kind"] == BM25:
+                continue
+            settings = self.model_settings(row)
+            entry = by_model.setdefault(canonical_json(settings.identity()), (settings, []))
+            entry[1].extend(t for item in qs.items for _, _, t in item.texts)
+        for settings, texts in by_model.values():
+            self.query_vectors(settings, texts, show_progress)
 
     def rank(self, index_row, texts: Sequence[str], scopes: Sequence[str | None], depth: int) -> list[Ranking]:
         if index_row["kind"] == BM25:
@@ -361,12 +376,16 @@ def evaluate(
     retriever = Retriever(store, device=device, batch_size=batch_size)
     results: list[RunResult] = []
     with invocations.step(store, "eval", params) as inv:
-        jobs = [(row, qs) for row in p.indexes for qs in sets]
-        with optional_bar(show_progress, "Evaluating", len(jobs), unit="runs") as bar:
-            for row, qs in jobs:
-                key, run_params = run_key(row, p.dataset, qs, p)
-                with store.read() as conn:
+        jobs = []
+        with store.read() as conn:
+            for row in p.indexes:
+                for qs in sets:
+                    key, run_params = run_key(row, p.dataset, qs, p)
                     existing = conn.execute(text("SELECT id FROM eval_runs WHERE key = :k"), {"k": key}).scalar()
+                    jobs.append((row, qs, key, run_params, existing))
+        retriever.prepare([(row, qs) for row, qs, _, _, existing in jobs if existing is None], show_progress)
+        with optional_bar(show_progress, "Evaluating", len(jobs), unit="runs") as bar:
+            for row, qs, key, run_params, existing in jobs:
                 reused = existing is not None
                 if not reused:
                     existing = _compute_and_store(store, retriever, row, p, qs, ext, key, run_params, inv.id)

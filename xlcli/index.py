@@ -201,12 +201,28 @@ def _create_or_get_index(
     return dict(find_index(conn, name))
 
 
-def _mark_done_if_complete(conn: Connection, index_id: int, dataset_id: int) -> str:
+def index_status(conn: Connection, index_id: int, dataset_id: int) -> tuple[int, int]:
+    """(passages indexed, passages in the dataset)."""
     entries = conn.execute(text("SELECT count(*) FROM index_entries WHERE index_id = :i"), {"i": index_id}).scalar_one()
     total = conn.execute(text("SELECT count(*) FROM passages WHERE dataset_id = :d"), {"d": dataset_id}).scalar_one()
+    return entries, total
+
+
+def _refresh_status(store: Store, index_id: int, dataset_id: int) -> str:
+    """'done' when every passage of the dataset is indexed (by whichever shard finished last)."""
+    with store.read() as conn:
+        entries, total = index_status(conn, index_id, dataset_id)
+        current = conn.execute(text("SELECT status FROM indexes WHERE id = :i"), {"i": index_id}).scalar_one()
     status = "done" if entries >= total else "building"
-    conn.execute(text("UPDATE indexes SET status = :s WHERE id = :i"), {"s": status, "i": index_id})
+    if status != current:
+        with store.write() as conn:
+            conn.execute(text("UPDATE indexes SET status = :s WHERE id = :i"), {"s": status, "i": index_id})
     return status
+
+
+def find_index_in(store: Store, name: str):
+    with store.read() as conn:
+        return find_index(conn, name)
 
 
 def build(
@@ -265,17 +281,24 @@ def build(
 
     result = IndexResult(name, kind, ds["name"], shard_spec, total=len(passages), dim=dim,
                          model=settings.name if settings else None)
-    params = {"index": name, **identity, "shard": list(shard_spec) if shard_spec else None}
+    if existing is not None:
+        with store.read() as conn:
+            done = _done_ids(conn, existing["id"])
+        if all(p.id in done for p in passages):
+            result.nothing_to_do = True
+            result.already_indexed = result.total
+            result.status = _refresh_status(store, existing["id"], ds["id"])
+            return result
+    # The passages are part of the key: after more passages are ingested the same command is a
+    # new invocation that indexes just those.
+    params = {"index": name, **identity, "shard": list(shard_spec) if shard_spec else None,
+              "passages": [len(passages), passages[-1].id]}
     with invocations.step(store, "index", params) as inv:
-        if inv.already_done:
-            with store.read() as conn:
-                row = find_index(conn, name)
-            if row is not None:
-                result.nothing_to_do = True
-                result.already_indexed = result.total
-                result.status = row["status"]
-                result.summary = inv.summary or {}
-                return result
+        if inv.already_done:  # finished by a concurrent process with the same command
+            result.nothing_to_do = True
+            result.already_indexed = result.total
+            result.status = _refresh_status(store, find_index_in(store, name)["id"], ds["id"])
+            return result
         with store.write() as conn:
             model_id = register_model(conn, settings, dim, invocation_id=inv.id) if settings is not None else None
             row = _create_or_get_index(
@@ -294,8 +317,7 @@ def build(
                 writer(batch, pending)
                 result.encoded += len(pending)
                 bar.advance(len(pending))
-        with store.write() as conn:
-            result.status = _mark_done_if_complete(conn, row["id"], ds["id"])
+        result.status = _refresh_status(store, row["id"], ds["id"])
         result.summary = {"passages": result.total, "encoded": result.encoded, "already_indexed": result.already_indexed,
                           "status": result.status}
         inv.summary = result.summary
