@@ -184,8 +184,6 @@ def test_kill_9_half_way_then_rerun_gives_the_uninterrupted_result(tmp_path):
     command = ("index", "--name", "tiny", "--model", model, "--batch-size", "2", "--device", "cpu")
 
     proc = subprocess.Popen(_xlcli(killed_db, *command), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    import sqlite3 as _  # noqa: F401  (the store's own driver is used below)
-
     with open_store(killed_db, write=False) as store:
         deadline = time.time() + 120
         done = 0
