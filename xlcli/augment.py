@@ -15,7 +15,8 @@ queries gets (1 − α)·e_p with ``sum`` (the formula applied as written) and e
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import asdict, dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
@@ -161,17 +162,49 @@ def augment_vectors(encoder, augmentation: Augmentation, conn: Connection, passa
     return fuse(passage_vecs, vectors, [position[pid] for pid, _ in rows], augmentation.alpha, augmentation.fusion)
 
 
+def plain_twin(store, dataset_id: int, encoder) -> dict | None:
+    """A finished plain index of this dataset made with the same encoder settings, if any.
+
+    Its passage vectors are exactly the e_p this index needs (same model, pooling, prefixes, max
+    length), so an augmented index built beside a plain one reads them instead of encoding the
+    passages again.
+    """
+    wanted = asdict(encoder.config)
+    with store.read() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT vec_table, dim, params_json FROM indexes WHERE dataset_id = ? AND kind = 'dense'"
+            " AND augmentation_json IS NULL AND status = 'done' ORDER BY id", (dataset_id,)
+        ).mappings().all()
+    for row in rows:
+        model = (json.loads(row["params_json"]).get("identity") or {}).get("model") or {}
+        if row["dim"] == encoder.dim and all(model.get(k) == v for k, v in wanted.items()):
+            return dict(row)
+    return None
+
+
+def _twin_vectors(conn: Connection, twin: dict, passage_ids: Sequence[int]) -> np.ndarray | None:
+    ids = ",".join(str(int(p)) for p in passage_ids)
+    rows = dict(conn.exec_driver_sql(f"SELECT passage_id, embedding FROM {twin['vec_table']} WHERE passage_id IN ({ids})").all())
+    if len(rows) != len(passage_ids):
+        return None
+    return np.stack([np.frombuffer(rows[p], dtype=np.float32) for p in passage_ids])
+
+
 def vectorizer_factory(store, augmentation: Augmentation) -> Callable:
     """For :func:`xlcli.index.build`: (encoder) → (batch of passages → augmented vectors)."""
     from xlcli.index import plain_passage_vectors
 
     def factory(encoder) -> Callable:
         plain = plain_passage_vectors(encoder)
+        twin = plain_twin(store, augmentation.runs[0]["dataset_id"], encoder)
 
         def vectorize(batch) -> np.ndarray:
-            passage_vecs = plain(batch)
+            ids = [p.id for p in batch]
             with store.read() as conn:
-                return augment_vectors(encoder, augmentation, conn, [p.id for p in batch], passage_vecs)
+                passage_vecs = _twin_vectors(conn, twin, ids) if twin is not None else None
+                if passage_vecs is None:
+                    passage_vecs = plain(batch)
+                return augment_vectors(encoder, augmentation, conn, ids, passage_vecs)
 
         return vectorize
 
