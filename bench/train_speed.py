@@ -75,8 +75,12 @@ def side_xlcli(args, db: Path, order: list[tuple[str, str]]) -> dict:
     config = TrainConfig(name="speed", base=args.model, pairs=(PairSource("queries", ("en",)),), steps=args.steps,
                          batch_size=args.batch_size, max_length=args.max_length, lr=2e-5, warmup=0.1,
                          temperature=0.05, save_every=10**9, device=args.device)
+    import shutil
+
     stamps: list[float] = []
-    with open_store(db) as store:
+    fresh = Path(args.tmp) / f"xlcli-{os.getpid()}.db"  # each repeat starts from the same store
+    shutil.copy(db, fresh)
+    with open_store(fresh) as store:
         plan = prepare(store, config)
 
         def on_step(log) -> None:

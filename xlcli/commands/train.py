@@ -1,7 +1,8 @@
 """``xlcli train``: fine-tune an encoder on cross-lingual relevance pairs (resumable, seeded).
 
-Several GPUs: ``torchrun --nproc-per-node N -m xlcli train ...`` (or ``torchrun ... $(which xlcli)
-train ...``) runs one process per GPU with DistributedDataParallel; rank 0 writes the store.
+Several GPUs: ``torchrun --nproc-per-node N -m xlcli train ...`` runs one process per GPU with
+DistributedDataParallel (NCCL; gloo on CPU); each rank trains on its own micro-batches, rank 0
+alone writes the store and the checkpoints. A run started on N processes resumes on N.
 """
 
 from __future__ import annotations

@@ -15,7 +15,9 @@ MASKED = -1.0e4  # ≪ any cosine / τ (|cos| ≤ 1, τ ≥ 1e-3 in practice) ye
 
 def scores(queries: torch.Tensor, candidates: torch.Tensor, temperature: float, mask: torch.Tensor | None = None) -> torch.Tensor:
     """Logits s(q, c)/τ of every query against every candidate passage; masked entries excluded."""
-    logits = queries.float() @ candidates.float().T / temperature
+    # Autocast would run this matmul in bf16 even on float32 inputs; scores need float32.
+    with torch.autocast(device_type=queries.device.type, enabled=False):
+        logits = queries.float() @ candidates.float().T / temperature
     if mask is not None:
         logits = logits.masked_fill(mask, MASKED)
     return logits
