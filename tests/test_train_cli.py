@@ -180,3 +180,15 @@ def test_bad_parallel_files_are_refused_with_line_numbers(cli, db, small_locomo_
     result = cli("ingest", "parallel", src, eng, "--lang", "es", "--name", "small", ok=False)
     assert result.exit_code == 2 and "is a locomo dataset" in result.output
     assert dump(db) == before
+
+
+def test_base_can_be_a_registered_checkpoint_and_epochs_set_the_steps(small_store, db, tiny_bert):
+    import math
+
+    small_store("train", "--name", "first", "--base", tiny_bert, "--steps", "1", *TINY_ARGS)
+    result = small_store("train", "--name", "second", "--base", "first", "--epochs", "2", *TINY_ARGS, "--json")
+    summary = json.loads(result.output[result.output.index("{"):])
+    (pairs,), = rows(db, "SELECT count(*) FROM qrels r JOIN queries q ON q.id = r.query_id WHERE q.split = 'train' AND q.lang = 'en'")
+    assert summary["pairs"] == pairs and summary["steps"] == math.ceil(2 * pairs / 4)
+    (base_name,), = rows(db, "SELECT b.name FROM models m JOIN models b ON b.id = m.base_model_id WHERE m.name = 'second'")
+    assert base_name == "first"
