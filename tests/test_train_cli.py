@@ -192,3 +192,13 @@ def test_base_can_be_a_registered_checkpoint_and_epochs_set_the_steps(small_stor
     assert summary["pairs"] == pairs and summary["steps"] == math.ceil(2 * pairs / 4)
     (base_name,), = rows(db, "SELECT b.name FROM models m JOIN models b ON b.id = m.base_model_id WHERE m.name = 'second'")
     assert base_name == "first"
+
+
+def test_align_pairs_aligns_translated_queries_in_the_batch(small_store, db, tiny_bert):
+    small_store("train", "--name", "pairs-aligned", "--base", tiny_bert, "--pairs", "queries:en,es,de,ru", "--align-pairs",
+                "--align-weight", "3", "--steps", "2", *TINY_ARGS)
+    log = {(s, o): v for s, o, v in rows(db, "SELECT step, objective, loss FROM training_log")}
+    assert {o for _, o in log} == {"align_pairs", "contrastive", "total"}
+    for step in (1, 2):
+        assert log[(step, "total")] == pytest.approx(log[(step, "contrastive")] + 3 * log[(step, "align_pairs")], rel=1e-5)
+    assert any(log[(s, "align_pairs")] > 0 for s in (1, 2))  # 3 of 9 pairs are translations: most batches hold one

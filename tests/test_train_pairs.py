@@ -70,11 +70,14 @@ def test_generated_queries_of_evaluation_conversations_are_left_out(store):
     with store.read() as conn:
         scope_of = dict(conn.execute(text("SELECT id, scope FROM passages WHERE unit = 'turn'")).all())
     _add_generated(store, {pid: f"pregunta {pid}" for pid in scope_of})
+    with store.write() as conn:  # what the lexicon backend records: the English terms it translated
+        conn.execute(text("UPDATE generated_queries SET metadata_json = '{\"terms\": [\"question\", \"dog\"]}' WHERE idx = 0"))
     with store.read() as conn:
         guarded = build(conn, _dataset(conn), (PairSource("generated", ("es",)),))
         leaky = build(conn, _dataset(conn), (PairSource("generated", ("es",)),), allow_leakage=True)
     in_test = sum(1 for s in scope_of.values() if s == "conv-b")
     assert {scope_of[p.passage_id] for p in guarded.pairs} == {"conv-a"}
+    assert {p.en_query for p in guarded.pairs} == {"question dog"}
     assert len(guarded.pairs) == len(scope_of) - in_test
     assert guarded.leaks == {"passage of an evaluation scope": in_test}
     assert len(leaky.pairs) == len(scope_of) and leaky.leaks == guarded.leaks  # kept, but counted

@@ -84,6 +84,7 @@ class TrainConfig:
     typo_protocol: str = "ielab"
     self_teaching: bool = False
     align_weight: float = 1.0
+    align_pairs: bool = False
     epochs: float | None = None
     steps: int | None = None
     batch_size: int = 32

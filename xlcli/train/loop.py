@@ -144,7 +144,7 @@ class Trainer:
         """A frozen copy of the starting model (Reimers & Gurevych 2020), made before any update."""
         from xlcli.encoders import Encoder
 
-        if self.parallel_stream is None:
+        if self.parallel_stream is None and not (self.config.align_pairs and self.config.align_weight > 0):
             return None
         model = copy.deepcopy(self.encoder.model).eval()
         for parameter in model.parameters():
@@ -255,6 +255,20 @@ class Trainer:
                 else:
                     out["self_teaching"] = logits.sum() * 0.0
                 total = total + out["self_teaching"]
+            if config.align_pairs and config.align_weight > 0:
+                # Reimers & Gurevych on the batch's own translations: a translated (or lexicon-
+                # generated) query is pulled onto the frozen teacher's embedding of its English side.
+                rows = [j for j, p in enumerate(batch) if p.en_query is not None and p.lang != "en"
+                        and (config.self_teaching or variants[j] is None)]
+                if rows:
+                    english_texts = [self.query_prefix + batch[j].en_query for j in rows]
+                    english = self._embed(student, english_texts)
+                    with self.torch.no_grad():
+                        target = self._embed(teacher, english_texts)
+                    out["align_pairs"] = losses.alignment_mse(q[rows], english, target)
+                else:
+                    out["align_pairs"] = q.sum() * 0.0
+                total = total + config.align_weight * out["align_pairs"]
             if self.parallel_stream is not None:
                 size = min(self.batch_size, self.parallel_stream.size)
                 sentences = [self.data.parallel[i] for i in self.parallel_stream.batch(micro, size)]

@@ -19,6 +19,7 @@ keeps such pairs, and the run is marked so.
 
 from __future__ import annotations
 
+import json
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
@@ -43,7 +44,7 @@ class Pair:
     scope: str | None = None
     query_id: int | None = None  # queries.id (None for generated queries)
     ext_id: str | None = None  # queries.ext_id, shared by a query and its translations
-    en_query: str | None = None  # the English original of a translated query
+    en_query: str | None = None  # the English original of a translated query (or a lexicon query's English terms)
 
 
 def normalise_text(value: str) -> str:
@@ -187,7 +188,7 @@ def _generated_pairs(conn: Connection, dataset_id: int, source: PairSource) -> l
         run_filter, params["r"] = " AND g.generator_run_id = :r", run.id
     rows = conn.execute(
         text(
-            "SELECT g.lang, g.text, g.passage_id, p.text AS passage, p.scope, p.ext_id AS passage_ext"
+            "SELECT g.lang, g.text, g.passage_id, g.metadata_json, p.text AS passage, p.scope, p.ext_id AS passage_ext"
             " FROM generated_queries g JOIN generator_runs gr ON gr.id = g.generator_run_id"
             " JOIN passages p ON p.id = g.passage_id"
             f" WHERE gr.dataset_id = :d{run_filter}"
@@ -200,9 +201,16 @@ def _generated_pairs(conn: Connection, dataset_id: int, source: PairSource) -> l
         Pair(
             query=r.text, lang=r.lang, positive=r.passage, passage_id=r.passage_id, group=f"p:{r.passage_id}",
             source=f"generated:{r.lang}", positives=frozenset({r.passage_id}), scope=r.scope,
+            en_query=_english_terms(r.metadata_json) if r.lang != "en" else None,
         )
         for r in rows
     ]
+
+
+def _english_terms(metadata_json: str | None) -> str | None:
+    """The English words a lexicon pseudo-query was translated from (its parallel English side)."""
+    terms = json.loads(metadata_json or "{}").get("terms")
+    return " ".join(terms) if isinstance(terms, list) and terms and all(isinstance(t, str) for t in terms) else None
 
 
 @dataclass
