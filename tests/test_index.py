@@ -141,6 +141,7 @@ def test_bad_input_is_one_line_exit_2_and_leaves_the_store_unchanged(small_store
         (["--model", tiny_bert, "--dataset", "nope"], "was built on dataset 'small'"),
         (["--model", tiny_bert, "--batch-size", "0"], "--batch-size"),
         (["--bm25"], "dense index"),
+        (["--bm25", "--model", tiny_bert], "lexical index"),
     ]
     for args, message in cases:
         result = small_store("index", "--name", "tiny", *args, "--device", "cpu", ok=False)

@@ -258,6 +258,8 @@ def build(
     kind = BM25 if bm25 else DENSE
     if bm25 and (augmentation is not None or vectorizer_factory is not None):
         raise XlcliError("--bm25 cannot be combined with query-generation augmentation")
+    if bm25 and (model != "default" or pooling or query_prefix or passage_prefix or max_length):
+        raise XlcliError("--bm25 builds a lexical index: drop --model, --pooling, --query-prefix, --passage-prefix and --max-length")
 
     encoder, settings, dim = None, None, None
     if kind == DENSE:
