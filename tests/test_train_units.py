@@ -148,12 +148,13 @@ def test_self_teaching_kl_is_finite_with_masked_columns():
     assert torch.isfinite(losses.self_teaching_kl(clean.masked_fill(mask, losses.MASKED), typo.masked_fill(mask, losses.MASKED)))
 
 
-def test_alignment_mse_is_two_mean_squared_errors_to_the_frozen_teacher():
+def test_alignment_mse_is_two_squared_errors_to_the_frozen_teacher():
     torch.manual_seed(2)
     foreign, english = torch.randn(3, 4, requires_grad=True), torch.randn(3, 4)
     teacher = torch.randn(3, 4, requires_grad=True)
     value = losses.alignment_mse(foreign, english, teacher)
-    expected = ((foreign - teacher) ** 2).mean() + ((english - teacher) ** 2).mean()
+    d = foreign.shape[1]  # the paper's element-wise MSE, times the dimension
+    expected = d * ((foreign - teacher) ** 2).mean() + d * ((english - teacher) ** 2).mean()
     assert value.item() == pytest.approx(expected.item(), rel=1e-6)
     value.backward()
     assert teacher.grad is None  # the teacher is frozen

@@ -49,8 +49,12 @@ def alignment_mse(student_foreign: torch.Tensor, student_en: torch.Tensor, teach
     MSE(student(x_foreign), teacher(x_en)) + MSE(student(x_en), teacher(x_en)).
 
     The teacher is a frozen copy of the starting model, so the student is also held close to
-    where it started. As in the paper (and sentence-transformers' MSELoss) the MSE is the mean
-    over batch and dimensions.
+    where it started. The squared error is summed over the embedding dimensions and averaged
+    over pairs (the paper's MSE times the dimension, a constant): for unit vectors it is
+    2 − 2·cos, on the scale of the contrastive loss, so ``--align-weight 1`` is a real weight
+    rather than the ~1/384 that an element-wise mean would give it.
     """
     target = teacher_en.detach().float()
-    return F.mse_loss(student_foreign.float(), target) + F.mse_loss(student_en.float(), target)
+    foreign = (student_foreign.float() - target).pow(2).sum(dim=-1).mean()
+    english = (student_en.float() - target).pow(2).sum(dim=-1).mean()
+    return foreign + english
