@@ -47,28 +47,27 @@ class Invocation:
     summary: dict | None = None
 
 
+_SELECT = "SELECT id, state, attempts, summary_json FROM invocations WHERE step = :s AND key = :k"
+
+
+def _finished(row, step: str, key: str, params: dict) -> Invocation:
+    return Invocation(row.id, step, key, params, True, row.attempts, json.loads(row.summary_json or "{}"))
+
+
 def find_done(store: Store, step: str, params: dict) -> Invocation | None:
     key = params_key(params)
     with store.read() as conn:
-        row = conn.execute(
-            text("SELECT id, attempts, summary_json FROM invocations WHERE step = :s AND key = :k AND state = 'done'"),
-            {"s": step, "k": key},
-        ).first()
-    if row is None:
-        return None
-    return Invocation(row.id, step, key, params, True, row.attempts, json.loads(row.summary_json or "{}"))
+        row = conn.execute(text(_SELECT + " AND state = 'done'"), {"s": step, "k": key}).first()
+    return None if row is None else _finished(row, step, key, params)
 
 
 def begin(store: Store, step: str, params: dict) -> Invocation:
     """Record that ``step`` starts with ``params`` (or resumes an unfinished run of it)."""
     key = params_key(params)
     with store.write() as conn:
-        row = conn.execute(
-            text("SELECT id, state, attempts, summary_json FROM invocations WHERE step = :s AND key = :k"),
-            {"s": step, "k": key},
-        ).first()
+        row = conn.execute(text(_SELECT), {"s": step, "k": key}).first()
         if row is not None and row.state == "done":
-            return Invocation(row.id, step, key, params, True, row.attempts, json.loads(row.summary_json or "{}"))
+            return _finished(row, step, key, params)
         if row is not None:
             conn.execute(
                 text(
