@@ -49,7 +49,7 @@ def report(
         curves = tables.degradation(conn, ds["id"], result, invocation_ids) if wants_curves else {}
     if plot is not None and not any(len(c) > 1 for c in curves.values()):
         raise XlcliError("--plot: these eval runs have no misspelled variants to plot")
-    rendered = render.render(result, fmt)
+    rendered = render.render(result, fmt, width=out.width)
     if isinstance(rendered, str):
         typer.echo(rendered, nl=not rendered.endswith("\n"))
     else:

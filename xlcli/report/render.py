@@ -11,8 +11,10 @@ import io
 import json
 import math
 
+from rich.console import Group
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from xlcli.report.tables import CLEAN, Report
 
@@ -31,14 +33,15 @@ def _condition_label(condition: str) -> str:
     return condition if condition == CLEAN else f"typo:{condition}"
 
 
-def grid(report: Report) -> tuple[list[str], list[list[str]]]:
+def grid(report: Report, langs: list[str] | None = None) -> tuple[list[str], list[list[str]]]:
     """Header and rows of plain strings: the one layout every text format shares."""
+    langs = langs or report.langs
     by_category = report.groups != [""]
     if by_category:
         header = ["system", "lang", "condition", *report.groups]
         rows = []
         for system in report.systems:
-            for lang in report.langs:
+            for lang in langs:
                 for condition in report.conditions:
                     cells = [_value(report, system, lang, condition, g) for g in report.groups]
                     if any(c != "" for c in cells):
@@ -46,7 +49,7 @@ def grid(report: Report) -> tuple[list[str], list[list[str]]]:
         return header, rows
     header = ["system"]
     columns = []
-    for lang in report.langs:
+    for lang in langs:
         for condition in report.conditions:
             header.append(f"{lang} {_condition_label(condition)}")
             columns.append((lang, condition, "value"))
@@ -85,7 +88,7 @@ def caption(report: Report) -> str:
     )
 
 
-def render(report: Report, fmt: str) -> str | Table:
+def render(report: Report, fmt: str, width: int | None = None) -> str | Group:
     if fmt == "json":
         return json.dumps({"measure": report.measure, "baseline": report.baseline.name, "rows": report.records()},
                           ensure_ascii=False, indent=2)
@@ -104,8 +107,26 @@ def render(report: Report, fmt: str) -> str | Table:
         return "\n".join(lines) + "\n\n" + caption(report) + "\n"
     if fmt == "latex":
         return _latex(header, rows, report)
-    table = Table(*header, title=f"{report.measure} by system, language and condition", caption=caption(report),
-                  caption_justify="left", title_justify="left")
+    return Group(*(_rich_table(report, chunk, i == 0) for i, chunk in enumerate(_lang_chunks(report, width))),
+                 Text(caption(report), style="dim"))
+
+
+def _lang_chunks(report: Report, width: int | None) -> list[list[str]]:
+    """Languages per rich table so that each fits the terminal (a wide table would be unreadable)."""
+    if report.groups != [""] or width is None:
+        return [report.langs]
+    system_width = max(len(s.label) for s in report.systems) + 3
+    per_lang = 17 * (2 * len(report.conditions) - 1)
+    fit = max(1, (width - system_width) // per_lang)
+    return [report.langs[i : i + fit] for i in range(0, len(report.langs), fit)]
+
+
+def _rich_table(report: Report, langs: list[str], first: bool) -> Table:
+    header, rows = grid(report, langs)
+    table = Table(title=f"{report.measure} by system, language and condition" if first else None, title_justify="left")
+    table.add_column(header[0], no_wrap=True)
+    for name in header[1:]:
+        table.add_column(name, justify="right")
     for row in rows:
         table.add_row(*(_rich_cell(c) for c in row))
     return table
