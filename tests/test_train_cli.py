@@ -202,3 +202,24 @@ def test_align_pairs_aligns_translated_queries_in_the_batch(small_store, db, tin
     for step in (1, 2):
         assert log[(step, "total")] == pytest.approx(log[(step, "contrastive")] + 3 * log[(step, "align_pairs")], rel=1e-5)
     assert any(log[(s, "align_pairs")] > 0 for s in (1, 2))  # 3 of 9 pairs are translations: most batches hold one
+
+
+def test_a_run_being_trained_by_a_live_process_is_not_trained_twice(small_store, db, tiny_bert):
+    import socket
+    import subprocess
+    import sys
+
+    args = ("train", "--name", "busy", "--base", tiny_bert, "--steps", "1", *TINY_ARGS)
+    small_store(*args)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        with open_store(db) as store, store.write() as conn:  # as a live `xlcli train` leaves it mid-run
+            conn.execute(text("UPDATE training_runs SET status = 'running' WHERE name = 'busy'"))
+            conn.execute(text("UPDATE invocations SET state = 'running', pid = :p, host = :h WHERE step = 'train'"),
+                         {"p": other.pid, "h": socket.gethostname()})
+        result = small_store(*args, ok=False)
+        assert result.exit_code == 2 and f"being trained right now by process {other.pid}" in result.output
+    finally:
+        other.kill()
+        other.wait()
+    assert "busy: trained 1 steps" in small_store(*args).output  # its process is gone: resumed (here: finished)

@@ -9,6 +9,7 @@ of the run's folder), logs every step's losses and registers every checkpoint as
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -72,6 +73,8 @@ def prepare(store: Store, config: TrainConfig) -> Plan:
         if existing is not None and existing["status"] == "done":
             plan.nothing_to_do = True
             return plan
+        if existing is not None and existing["status"] == "running" and Distributed.from_env().world == 1:
+            _check_not_running_elsewhere(conn, existing)
         from xlcli.models import resolve_model
 
         _, plan.base_settings = resolve_model(conn, config.base)
@@ -108,6 +111,16 @@ def prepare(store: Store, config: TrainConfig) -> Plan:
     plan.steps = total_steps(config, len(plan.data.pairs), plan.dist.world, plan.batch_size)
     plan.encoder = load_student(plan.base_settings, plan.device)
     return plan
+
+
+def _check_not_running_elsewhere(conn, run) -> None:
+    """Two processes training one run would write the same checkpoint folder."""
+    from sqlalchemy import text
+
+    row = conn.execute(text("SELECT state, pid, host FROM invocations WHERE id = :i"), {"i": run["invocation_id"]}).first()
+    if row is not None and invocations.display_state(row.state, row.pid, row.host) == "running" and row.pid != os.getpid():
+        raise XlcliError(f"--name {run['name']}: that run is being trained right now by process {row.pid} on {row.host}; "
+                         "wait for it, or stop it and run this command again to resume")
 
 
 def load_student(settings, device: str):
