@@ -1,6 +1,6 @@
 """Does `xlcli train` help non-English, misspelled queries without losing cross-lingual ability?
 
-    python bench/train_quality.py [--locomo PATH] [--muse DIR] [--tatoeba DIR] [--align]
+    python bench/train_quality.py [--locomo PATH] [--muse DIR] [--tatoeba DIR] [--align] [--align-pairs]
                                   [--steps 300] [--batch-size 32] [--per-lang 1] [--workdir DIR]
 
 A check on real data, not a test (it prints whatever comes out). Every step is the real CLI:
@@ -12,7 +12,8 @@ A check on real data, not a test (it prints whatever comes out). Every step is t
    become pairs, the leakage guard keeps the test conversations' out;
 3. ``train`` the default MiniLM on the training conversations' English questions plus those
    pseudo-queries, typo-aware + self-teaching (``--align``: plus the alignment objective on
-   Tatoeba, ../shared/data/tatoeba/);
+   Tatoeba, ../shared/data/tatoeba/; ``--align-pairs``: plus alignment of each batch's
+   pseudo-queries to the frozen start's embedding of their English terms);
 4. evaluation, before (packaged MiniLM) and after (the trained model), R@10 within conversation:
    on the test conversations of the real LoCoMo, English clean and ``ielab``-misspelled; on the
    bundled fixture's held-out conversations (conv-103, conv-104), all five languages, clean and
@@ -58,12 +59,13 @@ def main() -> None:
     parser.add_argument("--muse", type=Path, default=SHARED / "muse")
     parser.add_argument("--tatoeba", type=Path, default=SHARED / "tatoeba")
     parser.add_argument("--align", action="store_true", help="Add the Tatoeba alignment objective.")
+    parser.add_argument("--align-pairs", action="store_true", help="Add `train --align-pairs` (alignment on the batch's pseudo-queries).")
     parser.add_argument("--test-conversations", default="conv-44,conv-47,conv-48,conv-49,conv-50")
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--per-lang", type=int, default=1, help="Lexicon pseudo-queries per turn and language.")
-    parser.add_argument("--extra", default="", help="More `xlcli train` flags, e.g. '--lr 3e-5'.")
+    parser.add_argument("--extra", default="", help="More `xlcli train` flags, e.g. --extra='--lr 3e-5'.")
     parser.add_argument("--workdir", type=Path, help="Keep the stores and models here (default: a temporary folder).")
     args = parser.parse_args()
     missing = [p for p in (args.locomo, args.muse) if not p.exists()] + ([args.tatoeba] if args.align and not args.tatoeba.exists() else [])
@@ -78,7 +80,7 @@ def main() -> None:
 
 def run(args, work: Path) -> None:
     real, fixture = work / "locomo.db", work / "fixture.db"
-    name = "minilm-xl-align" if args.align else "minilm-xl"
+    name = "minilm-xl" + ("-tatoeba" if args.align else "") + ("-pairs" if args.align_pairs else "")
     lexicons = [f"--lexicon={lang}={args.muse / f'en-{lang}.txt'}" for lang in ("es", "de", "fr", "ru")]
     print("preparing the real LoCoMo store ...", file=sys.stderr)
     xlcli(real, "ingest", "locomo", args.locomo, "--name", "locomo", "--test-conversations", args.test_conversations)
@@ -86,7 +88,7 @@ def run(args, work: Path) -> None:
     xlcli(real, "generate", "queries", "--backend", "lexicon", *lexicons, "--per-lang", args.per_lang, "--name", "muse", "--seed", "1")
     train = ["train", "--name", name, "--base", "default", "--pairs", "queries:en,generated:es,de,fr,ru", "--typo-aware", "0.5",
              "--self-teaching", "--steps", args.steps, "--batch-size", args.batch_size, "--max-length", args.max_length, "--seed", "1",
-             "--save-every", args.steps, *args.extra.split()]
+             "--save-every", args.steps, *(["--align-pairs"] if args.align_pairs else []), *args.extra.split()]
     if args.align:
         for lang, code in TATOEBA.items():
             xlcli(real, "ingest", "parallel", args.tatoeba / f"tatoeba.{code}-eng.{code}", args.tatoeba / f"tatoeba.{code}-eng.eng",
