@@ -9,12 +9,12 @@ from rich.text import Text
 
 from xlcli.errors import XlcliError
 
-BAR_WIDTH = 30
+BAR_WIDTH = 20
 
 
 def bars(curves: dict[str, dict[str, tuple[float, int]]], measure: str) -> Table:
     """One block per system: a bar per edit-distance bucket (0 = the clean queries)."""
-    table = Table("system", "edit distance", measure, "queries/variants", "",
+    table = Table("system", "distance", measure, "n", "",
                   title=f"{measure} by Damerau edit distance of the variants (0 = clean)", title_justify="left")
     peak = max((m for c in curves.values() for m, _ in c.values()), default=1.0) or 1.0
     for system, curve in curves.items():
