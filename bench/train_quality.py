@@ -19,7 +19,8 @@ A check on real data, not a test (it prints whatever comes out). Every step is t
    bundled fixture's held-out conversations (conv-103, conv-104), all five languages, clean and
    misspelled.
 
-Prints the table and the training time. Skips cleanly when the data files are absent.
+Prints the table and the training time. Skips cleanly when the data files are absent. Every step
+is resumable: run it again with the same --workdir after an interruption and it continues.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def run(args, work: Path) -> None:
     xlcli(real, "generate", "queries", "--backend", "lexicon", *lexicons, "--per-lang", args.per_lang, "--name", "muse", "--seed", "1")
     train = ["train", "--name", name, "--base", "default", "--pairs", "queries:en,generated:es,de,fr,ru", "--typo-aware", "0.5",
              "--self-teaching", "--steps", args.steps, "--batch-size", args.batch_size, "--max-length", args.max_length, "--seed", "1",
-             "--save-every", args.steps, *(["--align-pairs"] if args.align_pairs else []), *args.extra.split()]
+             "--save-every", max(1, min(50, args.steps)),  # a re-run with the same --workdir resumes *(["--align-pairs"] if args.align_pairs else []), *args.extra.split()]
     if args.align:
         for lang, code in TATOEBA.items():
             xlcli(real, "ingest", "parallel", args.tatoeba / f"tatoeba.{code}-eng.{code}", args.tatoeba / f"tatoeba.{code}-eng.eng",
