@@ -89,7 +89,8 @@ def run(args, work: Path) -> None:
     xlcli(real, "generate", "queries", "--backend", "lexicon", *lexicons, "--per-lang", args.per_lang, "--name", "muse", "--seed", "1")
     train = ["train", "--name", name, "--base", "default", "--pairs", "queries:en,generated:es,de,fr,ru", "--typo-aware", "0.5",
              "--self-teaching", "--steps", args.steps, "--batch-size", args.batch_size, "--max-length", args.max_length, "--seed", "1",
-             "--save-every", max(1, min(50, args.steps)),  # a re-run with the same --workdir resumes *(["--align-pairs"] if args.align_pairs else []), *args.extra.split()]
+             "--save-every", max(1, min(50, args.steps)),  # so that a re-run with the same --workdir resumes
+             *(["--align-pairs"] if args.align_pairs else []), *args.extra.split()]
     if args.align:
         for lang, code in TATOEBA.items():
             xlcli(real, "ingest", "parallel", args.tatoeba / f"tatoeba.{code}-eng.{code}", args.tatoeba / f"tatoeba.{code}-eng.eng",
