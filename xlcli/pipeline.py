@@ -14,6 +14,7 @@ that was interrupted is run again, which resumes it (every step is resumable on 
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 import time
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import typer
+from sqlalchemy import text
 
 from xlcli.datasets.files import sha256
 from xlcli.errors import XlcliError
@@ -212,8 +214,6 @@ def run(store: Store, study: Study, *, echo=print) -> list[tuple[Step, str]]:
 
 def status(store: Store, study: Study) -> list[tuple[Step, str, dict | None]]:
     """Each step's state: done, running, interrupted, failed or pending."""
-    from sqlalchemy import text
-
     rows = []
     with store.read() as conn:
         for step in study.steps:
@@ -223,12 +223,7 @@ def status(store: Store, study: Study) -> list[tuple[Step, str, dict | None]]:
             if row is None:
                 rows.append((step, "pending", None))
             else:
-                import json
-
                 rows.append((step, display_state(row["state"], row["pid"], row["host"]),
                              json.loads(row["summary_json"]) if row["summary_json"] else {"error": row["error"]}))
     return rows
 
-
-def echo_err(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
