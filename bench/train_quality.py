@@ -126,9 +126,9 @@ def run(args, work: Path) -> None:
     print(" | ".join(f"{h:>15}" if i else f"{h:<12}" for i, h in enumerate(header)))
     for label in ("before", "after"):
         cells = [f"{100 * results[label][d][(l, c)][0]:>15.1f}" for d, l, c in columns]
-        print(" | ".join([f"{label:<12}"] + cells))
+        print(" | ".join([f"{label:<12}", *cells]))
     deltas = [f"{100 * (results['after'][d][(l, c)][0] - results['before'][d][(l, c)][0]):>+15.1f}" for d, l, c in columns]
-    print(" | ".join([f"{'Δ':<12}"] + deltas))
+    print(" | ".join([f"{'Δ':<12}", *deltas]))
     print(f"training: {summary['pairs']:,} pairs ({', '.join(f'{k} {v:,}' for k, v in summary['pairs_by_source'].items())}), "
           f"{summary['steps']} steps × batch {args.batch_size}, {summary.get('seconds', wall):.0f} s of training "
           f"({wall:.0f} s for the whole command) on {summary['device']}; leakage guard left out "

@@ -102,8 +102,7 @@ def side_xlcli(args, db: Path, order: list[tuple[str, str]]) -> dict:
 def side_st(args, db: Path, order: list[tuple[str, str]]) -> dict:
     import torch
     from datasets import Dataset
-    from sentence_transformers import (SentenceTransformer, SentenceTransformerTrainer,
-                                       SentenceTransformerTrainingArguments, losses)
+    from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments, losses
     from transformers import TrainerCallback
 
     from xlcli.encoders import resolve_path

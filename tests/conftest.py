@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -194,7 +193,7 @@ def make_tiny_bert(directory: Path, texts: list[str], *, seed: int = 0, hidden: 
 def corpus_texts() -> list[str]:
     texts = []
     for sample in small_locomo():
-        for key, value in sample["conversation"].items():
+        for _key, value in sample["conversation"].items():
             if isinstance(value, list):
                 texts.extend(t["text"] for t in value)
         texts.extend(q["question"] for q in sample["qa"])

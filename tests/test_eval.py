@@ -8,8 +8,8 @@ from pathlib import Path
 
 import ir_measures
 import pytest
-
 from test_index import table_counts
+
 from xlcli.store import open_store
 
 MEASURES = "R@1 R@5 R@10 nDCG@10 RR@10 Success@5 P@5 AP@100 AP RR"

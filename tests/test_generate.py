@@ -37,7 +37,7 @@ def make_tiny_t5(directory: Path, *, seed: int = 0) -> Path:
 
     tokenizer = Tokenizer(models.WordLevel(unk_token="<unk>"))
     tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
-    tokenizer.train_from_iterator(corpus_texts() + [" ".join(LANG_WORDS)],
+    tokenizer.train_from_iterator([*corpus_texts(), " ".join(LANG_WORDS)],
                                   trainers.WordLevelTrainer(special_tokens=["<pad>", "</s>", "<unk>"]))
     fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token="<pad>", eos_token="</s>", unk_token="<unk>")
     config = T5Config(vocab_size=len(fast), d_model=32, d_ff=64, d_kv=16, num_layers=2, num_decoder_layers=2,

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import make_tiny_bert
+
 from xlcli.models import resolve_model
 from xlcli.store import open_store, vectors
 

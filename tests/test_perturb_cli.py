@@ -54,7 +54,7 @@ def test_acceptance_on_the_small_store(small_store, db):
 
 def test_every_variant_records_its_provenance(small_store, db):
     small_store("perturb", "--protocol", "ielab", "--langs", "es", "--seed", "5")
-    (set_id, name, protocol, params, seed, inv_id), = rows(
+    (_set_id, name, protocol, params, seed, inv_id), = rows(
         db, "SELECT id, name, protocol, params_json, seed, invocation_id FROM variant_sets")
     assert (name, protocol, seed, json.loads(params)["variants"]) == ("ielab", "ielab", 5, 10)
     step, inv_params = rows(db, "SELECT step, params_json FROM invocations WHERE id = :i", i=inv_id)[0]
@@ -205,7 +205,7 @@ def test_acceptance_on_the_bundled_fixture(cli, db, fixture_locomo):
                       " FROM queries q LEFT JOIN query_variants v ON v.query_id = q.id"
                       " WHERE q.lang IN ('en','es','de','fr','ru') GROUP BY q.id")
     skipped = {q for q, in rows(db, "SELECT query_id FROM variant_skips")}
-    for query_id, lang, source, n, hi, lo, n_ops in counts:
+    for query_id, _lang, _source, n, hi, lo, n_ops in counts:
         assert query_id in skipped or (n == 10 and 1 <= lo <= hi <= 2 and n_ops == 1)
     for source, variant in rows(db, "SELECT q.text, v.text FROM query_variants v JOIN queries q ON q.id = v.query_id WHERE q.lang = 'ru'"):
         latin = lambda s: {c for c in s if c.isascii() and c.isalpha()}  # noqa: E731

@@ -52,7 +52,7 @@ def test_train_registers_checkpoints_that_index_eval_and_sentence_transformers_l
 
     log = rows(db, "SELECT step, objective FROM training_log ORDER BY step, objective")
     assert log == [(s, o) for s in (1, 2, 3, 4) for o in ("contrastive", "self_teaching", "total")]
-    for step, total, parts in rows(db, "SELECT t.step, t.loss, (SELECT sum(loss) FROM training_log x WHERE x.step = t.step"
+    for _step, total, parts in rows(db, "SELECT t.step, t.loss, (SELECT sum(loss) FROM training_log x WHERE x.step = t.step"
                                        " AND x.objective != 'total') FROM training_log t WHERE objective = 'total'"):
         assert total == pytest.approx(parts, rel=1e-5)
     lrs = [lr for (lr,) in rows(db, "SELECT DISTINCT lr FROM training_log ORDER BY step")]
@@ -101,7 +101,7 @@ def test_ingest_parallel_and_alignment_objective(small_store, db, tiny_bert, par
         "--parallel", "tatoeba-es", "--align-weight", "2", "--steps", "2", *TINY_ARGS)
     objectives = rows(db, "SELECT objective FROM training_log WHERE step = 1 ORDER BY objective")
     assert objectives == [("align",), ("contrastive",), ("total",)]
-    (step, total, ce, align), = rows(db, "SELECT 1, (SELECT loss FROM training_log WHERE step = 1 AND objective = 'total'),"
+    (_step, total, ce, align), = rows(db, "SELECT 1, (SELECT loss FROM training_log WHERE step = 1 AND objective = 'total'),"
                                       " (SELECT loss FROM training_log WHERE step = 1 AND objective = 'contrastive'),"
                                       " (SELECT loss FROM training_log WHERE step = 1 AND objective = 'align')")
     assert total == pytest.approx(ce + 2 * align, rel=1e-5) and align > 0

@@ -15,7 +15,6 @@ from xlcli.train.config import PairSource, TrainConfig, parse_pair_sources
 from xlcli.train.parallel import read_parallel
 from xlcli.train.sampler import Stream
 
-
 # -- --pairs -------------------------------------------------------------------------------
 
 

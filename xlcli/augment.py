@@ -16,8 +16,8 @@ queries gets (1 − α)·e_p with ``sum`` (the formula applied as written) and e
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Sequence
 
 import numpy as np
 from sqlalchemy import Connection

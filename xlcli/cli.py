@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -41,7 +40,7 @@ def _version(value: bool) -> None:
 @app.callback()
 def root(
     ctx: typer.Context,
-    db: Optional[Path] = typer.Option(
+    db: Path | None = typer.Option(
         None, "--db", envvar="XLCLI_DB", help="The store (a SQLite file). Default ./xlcli.db.", show_default=False
     ),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
@@ -54,7 +53,8 @@ def root(
 def _register() -> None:
     # One line per command, in the order of a study; heavy imports (torch, transformers) stay
     # inside the commands so that `xlcli --help` and skipped pipeline steps stay fast.
-    from xlcli.commands import demo, eval as eval_, generate, index, ingest, perturb, pipeline, report, search, sql, status, train
+    from xlcli.commands import demo, generate, index, ingest, perturb, pipeline, report, search, sql, status, train
+    from xlcli.commands import eval as eval_
 
     app.add_typer(ingest.app, name="ingest")
     app.command("perturb")(perturb.perturb)

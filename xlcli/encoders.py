@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -162,7 +162,7 @@ class Encoder:
         query_prefix: str = "",
         passage_prefix: str = "",
         device: str = "auto",
-    ) -> "Encoder":
+    ) -> Encoder:
         """Resolve ``model`` and read its sentence-transformers settings; explicit flags win."""
         source, path = resolve_path(model)
         found = sentence_transformers_settings(path) if source != "hub" else {}

@@ -27,9 +27,9 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from sqlalchemy import Connection, text
@@ -255,7 +255,7 @@ class Retriever:
                 cache[t] = v
         return np.stack([cache[t] for t in texts]) if texts else np.zeros((0, 1), np.float32)
 
-    def prepare(self, jobs: Sequence[tuple[dict, "QuerySet"]], show_progress: bool) -> None:
+    def prepare(self, jobs: Sequence[tuple[dict, QuerySet]], show_progress: bool) -> None:
         """Encode every query text the dense jobs need, once per encoder, with a progress bar."""
         by_model: dict[str, tuple[ModelSettings, list[str]]] = {}
         for row, qs in jobs:

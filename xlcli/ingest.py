@@ -8,9 +8,9 @@ before the first write, so a bad file leaves the store unchanged.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 from sqlalchemy import Connection, text
 

@@ -60,7 +60,7 @@ class ModelSettings:
         values.pop("name")
         return values
 
-    def load(self, device: str = "auto") -> "Encoder":
+    def load(self, device: str = "auto") -> Encoder:
         from xlcli.encoders import Encoder
 
         _check_loadable(self)
@@ -96,7 +96,7 @@ def find_model(conn: Connection, name: str):
 
 
 def resolve_model(
-    store_or_conn: "Store | Connection",
+    store_or_conn: Store | Connection,
     spec: str,
     *,
     pooling: str | None = None,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from rich.console import Console
 from rich.progress import (
@@ -20,7 +20,7 @@ stderr = Console(stderr=True)
 
 
 @contextmanager
-def bar(description: str, total: int | None, unit: str = "items") -> Iterator["Bar"]:
+def bar(description: str, total: int | None, unit: str = "items") -> Iterator[Bar]:
     """A progress bar with count, rate and ETA; ``advance(n)`` as work completes."""
     progress = Progress(
         TextColumn("[bold]{task.description}"),

@@ -13,8 +13,8 @@ KNN and is much faster for thousands of queries.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 from sqlalchemy import Connection, text
@@ -105,7 +105,7 @@ class DenseIndex:
         }
 
     @classmethod
-    def load(cls, conn: Connection, index_row) -> "DenseIndex":
+    def load(cls, conn: Connection, index_row) -> DenseIndex:
         data = vectors.read_all(conn, index_row["vec_table"], index_row["dim"])
         ext = dict(conn.execute(
             text("SELECT p.id, p.ext_id FROM index_entries e JOIN passages p ON p.id = e.passage_id WHERE e.index_id = :i"),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -44,7 +43,7 @@ def demo(
     """Ingest the fixture (+ translations) → perturb → generate → index (BM25, MiniLM, MiniLM+QG) → train →
     index the fine-tuned model (plain, +QG) → eval → report, in ./xlcli-demo.db unless --db is given."""
     root = ctx.find_root()
-    db: Optional[Path] = root.obj.db or DEMO_DB
+    db: Path | None = root.obj.db or DEMO_DB
     study = pipeline.load(demo_config(), overrides=QUICK if quick else None)
     started = time.perf_counter()
     with open_store(db) as store:

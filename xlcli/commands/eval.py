@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.table import Table
@@ -15,14 +14,14 @@ from xlcli.metrics import DEFAULT_MEASURES
 def eval_(
     ctx: typer.Context,
     index: list[str] = typer.Option(..., "--index", help="Index name(s); repeat or comma-separate to evaluate several."),
-    dataset: Optional[str] = typer.Option(None, "--dataset", help="Dataset (default: the index's)."),
-    langs: Optional[str] = typer.Option(None, "--langs", help="Query languages, e.g. en,es,de,fr,ru (default: all in the split)."),
+    dataset: str | None = typer.Option(None, "--dataset", help="Dataset (default: the index's)."),
+    langs: str | None = typer.Option(None, "--langs", help="Query languages, e.g. en,es,de,fr,ru (default: all in the split)."),
     split: str = typer.Option("test", "--split", help="Query split."),
     variants: str = typer.Option("all", "--variants", help="Variant sets to evaluate besides clean queries: all, none, or names (comma-separated)."),
     measures: str = typer.Option(DEFAULT_MEASURES, "--measures", help="ir_measures names, space- or comma-separated."),
     depth: int = typer.Option(100, "--depth", help="Ranking depth stored and measured."),
     translator: str = typer.Option("", "--translator", help="Use machine translations by this MT model (default: original/human)."),
-    trec_out: Optional[Path] = typer.Option(None, "--trec-out", help="Directory for TREC run files (and matching qrels)."),
+    trec_out: Path | None = typer.Option(None, "--trec-out", help="Directory for TREC run files (and matching qrels)."),
     device: str = typer.Option("auto", "--device", help="Device for encoding queries."),
     batch_size: int = typer.Option(64, "--batch-size", help="Queries per encoding batch."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object per (index, language, condition)."),

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import List, Optional
-
 import typer
 from rich.table import Table
 
@@ -26,11 +24,11 @@ def _positive(value: int, flag: str, minimum: int = 1) -> int:
 @app.command("queries")
 def queries(
     ctx: typer.Context,
-    model: Optional[str] = typer.Option(None, "--model", help="Seq2seq generator: hub id or local directory "
+    model: str | None = typer.Option(None, "--model", help="Seq2seq generator: hub id or local directory "
                                         "(reference: ielabgroup/xor-tydi-docTquery-mt5-base)."),
-    langs: Optional[str] = typer.Option(None, "--langs", help="Target languages, e.g. ar,es,de,ru (lexicon: default all given dictionaries)."),
-    backend: Optional[str] = typer.Option(None, "--backend", help="seq2seq or lexicon (default: lexicon when --lexicon is given)."),
-    lexicon: List[str] = typer.Option([], "--lexicon", help="LANG=PATH of a MUSE dictionary (source target per line); repeatable."),
+    langs: str | None = typer.Option(None, "--langs", help="Target languages, e.g. ar,es,de,ru (lexicon: default all given dictionaries)."),
+    backend: str | None = typer.Option(None, "--backend", help="seq2seq or lexicon (default: lexicon when --lexicon is given)."),
+    lexicon: list[str] = typer.Option([], "--lexicon", help="LANG=PATH of a MUSE dictionary (source target per line); repeatable."),
     per_lang: int = typer.Option(5, "--per-lang", help="Queries per passage and language."),
     top_k: int = typer.Option(10, "--top-k", help="Seq2seq: sample from the k most likely tokens (0 = all)."),
     max_new_tokens: int = typer.Option(32, "--max-new-tokens", help="Seq2seq: longest query in tokens."),
@@ -38,9 +36,9 @@ def queries(
     prompt: str = typer.Option(DEFAULT_PROMPT, "--prompt", help="Seq2seq prompt with {language} {title} {passage}."),
     terms: str = typer.Option("3-6", "--terms", help="Lexicon: terms per pseudo-query, a-b."),
     seed: int = typer.Option(0, "--seed", help="Seed of every sampling choice."),
-    dataset: Optional[str] = typer.Option(None, "--dataset", help="Dataset (default: the only one)."),
-    name: Optional[str] = typer.Option(None, "--name", help="Generator run name (default derived from backend and languages)."),
-    limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N passages (by store order)."),
+    dataset: str | None = typer.Option(None, "--dataset", help="Dataset (default: the only one)."),
+    name: str | None = typer.Option(None, "--name", help="Generator run name (default derived from backend and languages)."),
+    limit: int | None = typer.Option(None, "--limit", help="Only the first N passages (by store order)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
@@ -106,8 +104,8 @@ def translations(
     model: str = typer.Option(..., "--model", help="MT model: hub id or directory (Marian opus-mt-*, M2M100, NLLB, mBART-50)."),
     source: str = typer.Option("en", "--from", help="Language of the queries to translate."),
     to: str = typer.Option(..., "--to", help="Target languages, e.g. es,de."),
-    split: Optional[str] = typer.Option(None, "--split", help="Only queries of this split (e.g. test)."),
-    dataset: Optional[str] = typer.Option(None, "--dataset", help="Dataset (default: the only one)."),
+    split: str | None = typer.Option(None, "--split", help="Only queries of this split (e.g. test)."),
+    dataset: str | None = typer.Option(None, "--dataset", help="Dataset (default: the only one)."),
     num_beams: int = typer.Option(4, "--num-beams", help="Beam size."),
     max_new_tokens: int = typer.Option(128, "--max-new-tokens", help="Longest translation in tokens."),
     batch_size: int = typer.Option(32, "--batch-size", help="Queries per model call."),

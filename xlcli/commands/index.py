@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 
 from xlcli.commands.common import open_existing, out, print_json
@@ -16,25 +14,25 @@ def index(
         "default", "--model",
         help="default (packaged all-MiniLM-L6-v2), a registered model name, a model directory or a Hugging Face hub id.",
     ),
-    dataset: Optional[str] = typer.Option(None, "--dataset", help="Dataset to index (default: the only one)."),
+    dataset: str | None = typer.Option(None, "--dataset", help="Dataset to index (default: the only one)."),
     bm25: bool = typer.Option(False, "--bm25", help="Build a lexical SQLite FTS5 BM25 index instead of a dense one."),
-    pooling: Optional[str] = typer.Option(
+    pooling: str | None = typer.Option(
         None, "--pooling", help="mean or cls, for models without a sentence-transformers config (default mean).", show_default=False
     ),
-    query_prefix: Optional[str] = typer.Option(None, "--query-prefix", help="Prefix for queries, e.g. 'query: '."),
-    passage_prefix: Optional[str] = typer.Option(None, "--passage-prefix", help="Prefix for passages, e.g. 'passage: '."),
-    max_length: Optional[int] = typer.Option(
+    query_prefix: str | None = typer.Option(None, "--query-prefix", help="Prefix for queries, e.g. 'query: '."),
+    passage_prefix: str | None = typer.Option(None, "--passage-prefix", help="Prefix for passages, e.g. 'passage: '."),
+    max_length: int | None = typer.Option(
         None, "--max-length", help="Max tokens per text (default: the model's sentence-transformers setting, else 256).", show_default=False
     ),
     batch_size: int = typer.Option(64, "--batch-size", help="Passages per batch (one transaction each)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps."),
-    shard: Optional[str] = typer.Option(None, "--shard", help="i/n: encode only passages with id % n == i-1 (run n processes at once)."),
-    augment: Optional[str] = typer.Option(
+    shard: str | None = typer.Option(None, "--shard", help="i/n: encode only passages with id % n == i-1 (run n processes at once)."),
+    augment: str | None = typer.Option(
         None, "--augment", help="QG augmentation (xQG, SIGIR 2023): generator run name(s), comma-separated, or 'all'."
     ),
-    alpha: Optional[float] = typer.Option(None, "--alpha", help="With --augment: e = (1-α)·e_p + α·Σ e_q (default 0.01).", show_default=False),
-    fusion: Optional[str] = typer.Option(None, "--fusion", help="With --augment: sum (the reference) or mean.", show_default=False),
-    gen_langs: Optional[str] = typer.Option(None, "--gen-langs", help="With --augment: only generated queries in these languages."),
+    alpha: float | None = typer.Option(None, "--alpha", help="With --augment: e = (1-α)·e_p + α·Σ e_q (default 0.01).", show_default=False),
+    fusion: str | None = typer.Option(None, "--fusion", help="With --augment: sum (the reference) or mean.", show_default=False),
+    gen_langs: str | None = typer.Option(None, "--gen-langs", help="With --augment: only generated queries in these languages."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Build an index over a dataset's passages; resumable (re-run the same command after an interruption)."""

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.table import Table
 
 from xlcli import languages
-from xlcli.commands.common import open_for_write, open_existing, out, print_json
+from xlcli.commands.common import open_existing, open_for_write, out, print_json
 from xlcli.datasets import beir, locomo, squad, translations
 from xlcli.datasets.files import sha256
 from xlcli.ingest import IngestResult, ingest_collection, ingest_translations
@@ -19,7 +18,7 @@ app = typer.Typer(help="Read benchmarks and translations into the store (idempot
 JSON_OPTION = typer.Option(False, "--json", help="Print the summary as JSON.")
 
 
-def _csv(value: Optional[str]) -> Optional[list[str]]:
+def _csv(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value is not None else None
 
 
@@ -47,9 +46,9 @@ def _report(result: IngestResult, as_json: bool) -> None:
 def ingest_locomo(
     ctx: typer.Context,
     file: Path = typer.Argument(..., help="LoCoMo JSON (e.g. locomo10.json)."),
-    name: Optional[str] = typer.Option(None, "--name", help="Dataset name (default: the file's stem)."),
-    test_conversations: Optional[str] = typer.Option(None, "--test-conversations", help="Comma-separated sample ids that form the evaluation split."),
-    test_fraction: Optional[float] = typer.Option(None, "--test-fraction", help="Fraction of conversations drawn (seeded) for the evaluation split."),
+    name: str | None = typer.Option(None, "--name", help="Dataset name (default: the file's stem)."),
+    test_conversations: str | None = typer.Option(None, "--test-conversations", help="Comma-separated sample ids that form the evaluation split."),
+    test_fraction: float | None = typer.Option(None, "--test-fraction", help="Fraction of conversations drawn (seeded) for the evaluation split."),
     seed: int = typer.Option(0, "--seed", help="Seed for --test-fraction."),
     units: str = typer.Option("turns", "--units", help="Retrieval units: turns, observations, summaries (comma-separated)."),
     as_json: bool = JSON_OPTION,
@@ -74,7 +73,7 @@ def ingest_beir(
     folder: Path = typer.Argument(..., help="A BEIR dataset folder (corpus.jsonl, queries.jsonl, qrels/)."),
     split: str = typer.Option("test", "--split", help="Which qrels/<split>.tsv to read."),
     lang: str = typer.Option("en", "--lang", help="Language of corpus and queries."),
-    name: Optional[str] = typer.Option(None, "--name", help="Dataset name (default: the folder's name)."),
+    name: str | None = typer.Option(None, "--name", help="Dataset name (default: the folder's name)."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """A BEIR folder: corpus → passages, judged queries of the split → queries, qrels."""
@@ -92,7 +91,7 @@ def ingest_squad(
     ctx: typer.Context,
     file: Path = typer.Argument(..., help="SQuAD v1.1 / XQuAD JSON."),
     lang: str = typer.Option(..., "--lang", help="Language of this file (ISO 639-1)."),
-    name: Optional[str] = typer.Option(None, "--name", help="Dataset name (default: 'squad')."),
+    name: str | None = typer.Option(None, "--name", help="Dataset name (default: 'squad')."),
     split: str = typer.Option("test", "--split", help="Split the questions belong to."),
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -113,7 +112,7 @@ def ingest_squad(
 def ingest_translations_command(
     ctx: typer.Context,
     file: Path = typer.Argument(..., help='JSONL lines {"query_id": ..., "lang": ..., "text": ...} or a TSV with those columns.'),
-    dataset: Optional[str] = typer.Option(None, "--dataset", help="Dataset whose queries are translated (default: the only one)."),
+    dataset: str | None = typer.Option(None, "--dataset", help="Dataset whose queries are translated (default: the only one)."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Translations of ingested queries; each inherits its source's qrels, scope, split and metadata."""

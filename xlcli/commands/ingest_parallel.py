@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -19,7 +18,7 @@ def parallel(
     src_file: Path = typer.Argument(..., help="Sentences in the foreign language, one per line (e.g. tatoeba.spa-eng.spa)."),
     en_file: Path = typer.Argument(..., help="Their English translations, line by line (e.g. tatoeba.spa-eng.eng)."),
     lang: str = typer.Option(..., "--lang", help="Language of SRC_FILE (ISO 639-1)."),
-    name: Optional[str] = typer.Option(None, "--name", help="Dataset name (default: SRC_FILE's name before the first dot, plus the language, e.g. tatoeba-es)."),
+    name: str | None = typer.Option(None, "--name", help="Dataset name (default: SRC_FILE's name before the first dot, plus the language, e.g. tatoeba-es)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Line-aligned parallel sentences (Tatoeba / OPUS style): `train --parallel NAME` aligns on them."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import List, Optional
-
 import typer
 from rich.markup import escape
 from rich.table import Table
@@ -21,17 +19,17 @@ LAYOUT_HELP = (
 def perturb(
     ctx: typer.Context,
     protocol: str = typer.Option(..., "--protocol", "-p", help="ielab (one word, one typo; Zhuang & Zuccon) | rate | diacritics | mixed."),
-    dataset: Optional[str] = typer.Option(None, "--dataset", help="Dataset name (optional when the store holds one)."),
-    langs: Optional[str] = typer.Option(None, "--langs", help="Comma-separated languages (default: all of the dataset's)."),
-    split: Optional[str] = typer.Option(None, "--split", help="Only this split (default: all)."),
-    variants: Optional[int] = typer.Option(None, "--variants", "-n", help="Variants per query (default 10).", show_default=False),
-    rate: Optional[float] = typer.Option(None, "--rate", help="rate/diacritics: probability that a word is perturbed (default 0.1).", show_default=False),
-    max_edits: Optional[int] = typer.Option(None, "--max-edits", help="rate/diacritics/mixed: most words changed per variant (default 2).", show_default=False),
+    dataset: str | None = typer.Option(None, "--dataset", help="Dataset name (optional when the store holds one)."),
+    langs: str | None = typer.Option(None, "--langs", help="Comma-separated languages (default: all of the dataset's)."),
+    split: str | None = typer.Option(None, "--split", help="Only this split (default: all)."),
+    variants: int | None = typer.Option(None, "--variants", "-n", help="Variants per query (default 10).", show_default=False),
+    rate: float | None = typer.Option(None, "--rate", help="rate/diacritics: probability that a word is perturbed (default 0.1).", show_default=False),
+    max_edits: int | None = typer.Option(None, "--max-edits", help="rate/diacritics/mixed: most words changed per variant (default 2).", show_default=False),
     seed: int = typer.Option(13, "--seed", help="Seed; with the query text, protocol and parameters it fixes every variant."),
-    layout: Optional[List[str]] = typer.Option(None, "--layout", help=LAYOUT_HELP),
-    name: Optional[str] = typer.Option(None, "--name", help="Name of a new variant set (default: the protocol, e.g. ielab, rate-0.1)."),
-    preview: Optional[str] = typer.Option(None, "--preview", help="Perturb this text and print the variants; the store is not touched."),
-    lang: Optional[str] = typer.Option(None, "--lang", help="Language of the --preview text."),
+    layout: list[str] | None = typer.Option(None, "--layout", help=LAYOUT_HELP),
+    name: str | None = typer.Option(None, "--name", help="Name of a new variant set (default: the protocol, e.g. ielab, rate-0.1)."),
+    preview: str | None = typer.Option(None, "--preview", help="Perturb this text and print the variants; the store is not touched."),
+    lang: str | None = typer.Option(None, "--lang", help="Language of the --preview text."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Make misspelled query variants: keyboard typos, dropped diacritics, orthographic confusions.

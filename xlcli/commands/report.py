@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -16,15 +15,15 @@ from xlcli.store.catalog import resolve_dataset
 
 def report(
     ctx: typer.Context,
-    dataset: Optional[str] = typer.Option(None, "--dataset", help="Dataset (default: the only one)."),
-    runs: Optional[str] = typer.Option(None, "--runs", help="Comma-separated eval invocation ids (see `xlcli status`); default: the latest run of each system, language and condition."),
+    dataset: str | None = typer.Option(None, "--dataset", help="Dataset (default: the only one)."),
+    runs: str | None = typer.Option(None, "--runs", help="Comma-separated eval invocation ids (see `xlcli status`); default: the latest run of each system, language and condition."),
     latest: bool = typer.Option(True, "--latest", help="Use the latest eval run per system, language and condition (the default)."),
-    baseline: Optional[str] = typer.Option(None, "--baseline", help="System (index name) the others are compared with (default: the first)."),
+    baseline: str | None = typer.Option(None, "--baseline", help="System (index name) the others are compared with (default: the first)."),
     measure: str = typer.Option("R@10", "--measure", help="Measure to report (one that eval computed)."),
     by: str = typer.Option("language,condition", "--by", help="language,condition (default) or category (LoCoMo)."),
-    langs: Optional[str] = typer.Option(None, "--langs", help="Only these languages."),
+    langs: str | None = typer.Option(None, "--langs", help="Only these languages."),
     fmt: str = typer.Option("rich", "--format", help="rich, md, csv, json or latex."),
-    plot: Optional[Path] = typer.Option(None, "--plot", help="Write the degradation plot (measure vs edit distance) to this PNG."),
+    plot: Path | None = typer.Option(None, "--plot", help="Write the degradation plot (measure vs edit distance) to this PNG."),
     degradation_view: bool = typer.Option(True, "--degradation/--no-degradation", help="Show the degradation bars (rich format)."),
 ) -> None:
     """Tables of an eval: rows = systems, columns = languages × {clean, misspelled}, drops, gains with significance."""

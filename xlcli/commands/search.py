@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 from rich.table import Table
 
@@ -14,7 +12,7 @@ def search(
     ctx: typer.Context,
     query: str = typer.Argument(..., help="The query text."),
     index: str = typer.Option(..., "--index", help="Index name."),
-    scope: Optional[str] = typer.Option(None, "--scope", help="Search only this scope (LoCoMo: a conversation, e.g. conv-26)."),
+    scope: str | None = typer.Option(None, "--scope", help="Search only this scope (LoCoMo: a conversation, e.g. conv-26)."),
     k: int = typer.Option(10, "-k", "--k", help="Number of passages."),
     device: str = typer.Option("auto", "--device", help="Device for encoding the query."),
     as_json: bool = typer.Option(False, "--json", help="Print the ranking as JSON."),

@@ -7,7 +7,6 @@ import sys
 
 import typer
 from rich.table import Table
-from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, ResourceClosedError
 
 from xlcli.commands.common import open_existing, out, print_json

@@ -7,8 +7,6 @@ alone writes the store and the checkpoints. A run started on N processes resumes
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 
 from xlcli.commands.common import open_for_write, out, print_json
@@ -18,19 +16,19 @@ def train(
     ctx: typer.Context,
     name: str = typer.Option(..., "--name", help="Run name; names the checkpoint folder and the registered models (NAME, NAME@step-N)."),
     base: str = typer.Option("default", "--base", help="Starting encoder: default, a registered model, a local folder or a hub id."),
-    dataset: Optional[str] = typer.Option(None, "--dataset", help="Dataset whose pairs to train on (default: the only one)."),
+    dataset: str | None = typer.Option(None, "--dataset", help="Dataset whose pairs to train on (default: the only one)."),
     pairs: str = typer.Option("queries:en", "--pairs", help="Pair sources, e.g. queries:en,es,generated:es,de (generated@RUN:xx for one generator run)."),
     split: str = typer.Option("train", "--split", help="Split whose queries are trained on; an evaluation split needs --allow-leakage."),
-    parallel: Optional[str] = typer.Option(None, "--parallel", help="Parallel datasets (comma-separated) for the alignment objective."),
-    hard_negatives: Optional[str] = typer.Option(None, "--hard-negatives", help="Index to mine hard negatives from."),
+    parallel: str | None = typer.Option(None, "--parallel", help="Parallel datasets (comma-separated) for the alignment objective."),
+    hard_negatives: str | None = typer.Option(None, "--hard-negatives", help="Index to mine hard negatives from."),
     negatives_per_query: int = typer.Option(1, "--negatives-per-query", help="Hard negatives drawn per query and step."),
-    typo_aware: Optional[float] = typer.Option(None, "--typo-aware", help="Probability of replacing a query by a misspelled variant (0.5 in Zhuang & Zuccon 2021)."),
+    typo_aware: float | None = typer.Option(None, "--typo-aware", help="Probability of replacing a query by a misspelled variant (0.5 in Zhuang & Zuccon 2021)."),
     typo_protocol: str = typer.Option("ielab", "--typo-protocol", help="Perturbation protocol of the variants (see `xlcli perturb`)."),
     self_teaching: bool = typer.Option(False, "--self-teaching", help="Add KL(clean ‖ misspelled) score distributions (Zhuang & Zuccon 2022)."),
     align_weight: float = typer.Option(1.0, "--align-weight", help="Weight of the alignment MSE (--parallel sentences, --align-pairs)."),
     align_pairs: bool = typer.Option(False, "--align-pairs", help="Also align each batch's translated / lexicon-generated queries to the frozen starting model's embedding of their English side."),
-    epochs: Optional[float] = typer.Option(None, "--epochs", help="Passes over the pairs (default 1; or give --steps)."),
-    steps: Optional[int] = typer.Option(None, "--steps", help="Optimizer steps."),
+    epochs: float | None = typer.Option(None, "--epochs", help="Passes over the pairs (default 1; or give --steps)."),
+    steps: int | None = typer.Option(None, "--steps", help="Optimizer steps."),
     batch_size: int = typer.Option(32, "--batch-size", help="Pairs per micro-batch (in-batch negatives)."),
     lr: float = typer.Option(2e-5, "--lr", help="Peak learning rate (AdamW)."),
     warmup: float = typer.Option(0.1, "--warmup", help="Linear warm-up, as a fraction of the steps; then linear decay to 0."),

@@ -7,8 +7,8 @@ caller is ready to run (the lexicon backend reads the dataset's passages for its
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from sqlalchemy import text
 

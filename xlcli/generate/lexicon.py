@@ -27,9 +27,9 @@ import math
 import random
 import re
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from xlcli.datasets.files import read_text
 from xlcli.errors import XlcliError

@@ -7,8 +7,9 @@ in one transaction. Machine translation of stored queries lives here too (``tran
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Protocol, Sequence
+from typing import Protocol
 
 from sqlalchemy import text
 

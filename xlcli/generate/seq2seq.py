@@ -20,8 +20,8 @@ boundary. Same model, device and dtype, same batch composition ⇒ bit-identical
 from __future__ import annotations
 
 import string
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from xlcli import languages
 from xlcli.errors import XlcliError

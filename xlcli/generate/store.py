@@ -9,8 +9,8 @@ either complete or absent, and a re-run skips the pairs that have rows.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 from sqlalchemy import Connection, text
 

@@ -16,9 +16,9 @@ Translation is deterministic (beam search), so no seed is involved.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from xlcli.errors import XlcliError
 

@@ -41,7 +41,7 @@ import hashlib
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from xlcli.errors import XlcliError
@@ -100,7 +100,7 @@ def parse(data: object, where: str) -> Layout:
                 raise _fail(where, f"{place}: \"{level}\" has more keys than \"base\"")
             levels.append(value)
         base = levels[0]
-        for i, char in enumerate(base):
+        for i, _char in enumerate(base):
             chars = "".join(level[i] for level in levels if i < len(level) and level[i] != " ")
             keys.append((r, i, float(offset) + i, T.nfc(chars)))
     dead = data.get("dead_keys", "")
@@ -157,7 +157,7 @@ def load_file(path: Path) -> Layout:
     return parse(read_json(path), str(path))
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_shipped(name: str) -> Layout:
     path = DATA / f"{name}.json"
     if not path.is_file():

@@ -18,7 +18,7 @@ Python version, and it is three times faster than ``randrange``.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from xlcli.perturb.tables import LangTables
 

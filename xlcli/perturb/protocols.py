@@ -112,7 +112,7 @@ class Spec:
 
     @classmethod
     def make(cls, protocol: str, variants: int | None = None, rate: float | None = None,
-             max_edits: int | None = None) -> "Spec":
+             max_edits: int | None = None) -> Spec:
         if protocol not in PROTOCOLS:
             raise XlcliError(f"unknown protocol {protocol!r}: choose one of {', '.join(PROTOCOLS)}")
         variants = DEFAULT_VARIANTS if variants is None else variants
@@ -158,7 +158,7 @@ class Spec:
 class Query:
     """A query split into words, with what each protocol may change."""
 
-    __slots__ = ("text", "words", "char_ok", "char_set", "in_script", "untypable", "_ortho", "tables")
+    __slots__ = ("_ortho", "char_ok", "char_set", "in_script", "tables", "text", "untypable", "words")
 
     def __init__(self, text: str, t: LangTables):
         self.text = text = T.nfc(text)
@@ -249,7 +249,7 @@ def _ielab(q: Query, n: int, rnd) -> list[Variant]:
     while len(out) < n and tries < limit:
         tries += 1
         index = eligible[int(rnd() * ne)]
-        start, end, w, low, shouting = words[index]
+        start, _end, w, low, shouting = words[index]
         k = int(rnd() * nops)
         edit = CHAR_OPS[k][1](w, low, shouting, rnd, t)
         j = 1

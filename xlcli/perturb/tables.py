@@ -5,7 +5,7 @@ doing this work once, not per variant."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from xlcli.errors import XlcliError
@@ -23,7 +23,7 @@ def supported() -> list[str]:
     return [name for name in layouts.shipped() if "-" not in name]
 
 
-@lru_cache(maxsize=None)
+@cache
 def stopwords(lang: str) -> frozenset[str]:
     """The project's small stopword list for ``lang`` (empty when there is none)."""
     path = STOPWORDS / f"{lang}.txt"
@@ -63,7 +63,7 @@ def check_lang(lang: str, *, user_layout: bool = False) -> str:
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def _build(lang: str, layout: Layout) -> LangTables:
     return LangTables(
         lang=lang,

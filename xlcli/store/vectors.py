@@ -13,8 +13,8 @@ REPLACE`` on an existing key fails, so a write deletes then inserts; KNN is
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 from sqlalchemy import Connection, text

@@ -103,7 +103,7 @@ class TrainConfig:
 
     NOT_IN_KEY = ("save_every", "device")
 
-    def validated(self) -> "TrainConfig":
+    def validated(self) -> TrainConfig:
         """Check every value (one clear error each); fill the defaults that depend on others."""
         if not _NAME.match(self.name or ""):
             raise XlcliError(f"--name {self.name!r}: use letters, digits, '.', '_' or '-' (it names a folder and models)")

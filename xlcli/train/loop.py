@@ -18,10 +18,10 @@ import copy
 import math
 import os
 import random
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -60,7 +60,7 @@ class Distributed:
         return self.rank == 0
 
     @classmethod
-    def from_env(cls) -> "Distributed":
+    def from_env(cls) -> Distributed:
         """torchrun's RANK / WORLD_SIZE / LOCAL_RANK (a plain run is rank 0 of 1)."""
         import torch.distributed as dist
 
@@ -160,7 +160,7 @@ class Trainer:
         torch = self.torch
         # The usual BERT recipe: no weight decay on biases and LayerNorm weights.
         decay, no_decay = [], []
-        for name, parameter in model.named_parameters():
+        for _name, parameter in model.named_parameters():
             if parameter.requires_grad:
                 (no_decay if parameter.ndim < 2 else decay).append(parameter)
         groups = [{"params": decay, "weight_decay": self.config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]

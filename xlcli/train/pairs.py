@@ -65,7 +65,7 @@ class Holdout:
     def leak(self, *, query_id: int | None = None, ext_id: str | None = None, scope: str | None = None,
              texts: tuple[str | None, ...] = ()) -> str | None:
         """Why an item would leak the evaluation split into training, or None."""
-        if query_id is not None and query_id in self.query_ids or ext_id is not None and ext_id in self.ext_ids:
+        if (query_id is not None and query_id in self.query_ids) or (ext_id is not None and ext_id in self.ext_ids):
             return "query of an evaluation split (or a translation of one)"
         if scope is not None and scope in self.scopes:
             return "passage of an evaluation scope"

@@ -15,8 +15,8 @@ every batch, not clumped into a few.
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Sequence
 from functools import lru_cache
-from typing import Hashable, Sequence
 
 import numpy as np
 
