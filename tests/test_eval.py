@@ -236,9 +236,9 @@ def test_packaged_minilm_end_to_end(small_store, db, tmp_path):
     assert en["R@10"] == pytest.approx(ir_measures.calc_aggregate([ir_measures.R @ 10], qrels, run)[ir_measures.R @ 10], abs=1e-9)
     assert en["R@5"] > 0.5  # a real encoder finds most evidence among the few turns of a conversation
 
-    from xlcli.index import resolve_index
     from xlcli.models import resolve_model
     from xlcli.search import DenseIndex, knn
+    from xlcli.store.catalog import resolve_index
 
     with open_store(db, write=False) as store, store.read() as conn:
         row = resolve_index(conn, "minilm")

@@ -13,10 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from xlcli import bm25
-from xlcli.index import resolve_index
 from xlcli.models import resolve_model
 from xlcli.search import DenseIndex, knn, top_k
 from xlcli.store import open_store
+from xlcli.store.catalog import resolve_index
 
 
 @settings(max_examples=200, deadline=None)

@@ -223,8 +223,7 @@ def for_index(store, index_name: str, dataset: str | None, augment: str | None, 
         if given:
             raise XlcliError(f"{', '.join(given)} only apply with --augment GENERATOR_RUN|all")
         return None, None
-    from xlcli.index import find_index
-    from xlcli.store.catalog import resolve_dataset
+    from xlcli.store.catalog import find_index, resolve_dataset
 
     with store.read() as conn:
         existing = find_index(conn, index_name)

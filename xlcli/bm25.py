@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
 
 from sqlalchemy import Connection, text
 
@@ -48,7 +47,3 @@ def search(conn: Connection, table: str, query: str, k: int, scope: str | None =
         params["scope"] = scope
     sql += " ORDER BY score DESC, p.ext_id DESC LIMIT :k"
     return [(int(pid), float(score)) for pid, score in conn.execute(text(sql), params)]
-
-
-def search_many(conn: Connection, table: str, queries: Sequence[str], scopes: Sequence[str | None], k: int):
-    return [search(conn, table, q, k, s) for q, s in zip(queries, scopes)]

@@ -36,10 +36,11 @@ from sqlalchemy import Connection, text
 
 from xlcli import languages, metrics
 from xlcli.errors import XlcliError
-from xlcli.index import BM25, index_status, optional_bar, resolve_index
 from xlcli.models import ModelSettings, resolve_model
+from xlcli.progress import optional_bar
 from xlcli.search import DenseIndex, Ranking, bm25_search
 from xlcli.store import Store, invocations
+from xlcli.store.catalog import BM25, index_status, resolve_index
 from xlcli.store.invocations import canonical_json, now, params_key
 
 CLEAN = "clean"

@@ -27,13 +27,12 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from sqlalchemy import Connection, text
 
-from xlcli import progress
 from xlcli.errors import XlcliError
 from xlcli.models import ModelSettings, register_model, resolve_model
+from xlcli.progress import optional_bar
 from xlcli.store import Store, invocations, vectors
-from xlcli.store.catalog import resolve_dataset
+from xlcli.store.catalog import BM25, DENSE, find_index, find_index_in, index_status, resolve_dataset
 
-DENSE, BM25 = "dense", "bm25"
 FTS_TOKENIZER = "unicode61 remove_diacritics 2"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$")
 _SHARD = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
@@ -97,20 +96,6 @@ def check_name(name: str) -> str:
     if not _NAME.match(name):
         raise XlcliError(f"--name {name!r}: use letters, digits and . _ + - (at most 100 characters)")
     return name
-
-
-def find_index(conn: Connection, name: str):
-    return conn.execute(text("SELECT * FROM indexes WHERE name = :n"), {"n": name}).mappings().first()
-
-
-def resolve_index(conn: Connection, name: str):
-    """The ``indexes`` row called ``name``, or a one-line error listing the indexes there are."""
-    row = find_index(conn, name)
-    if row is None:
-        names = [r for (r,) in conn.execute(text("SELECT name FROM indexes ORDER BY id"))]
-        known = ", ".join(names) if names else "none yet: build one with `xlcli index --name NAME`"
-        raise XlcliError(f"no index {name!r} in the store (indexes: {known})")
-    return row
 
 
 def _dataset_for(store: Store, name: str, dataset: str | None):
@@ -201,13 +186,6 @@ def _create_or_get_index(
     return dict(find_index(conn, name))
 
 
-def index_status(conn: Connection, index_id: int, dataset_id: int) -> tuple[int, int]:
-    """(passages indexed, passages in the dataset)."""
-    entries = conn.execute(text("SELECT count(*) FROM index_entries WHERE index_id = :i"), {"i": index_id}).scalar_one()
-    total = conn.execute(text("SELECT count(*) FROM passages WHERE dataset_id = :d"), {"d": dataset_id}).scalar_one()
-    return entries, total
-
-
 def _refresh_status(store: Store, index_id: int, dataset_id: int) -> str:
     """'done' when every passage of the dataset is indexed (by whichever shard finished last)."""
     with store.read() as conn:
@@ -218,11 +196,6 @@ def _refresh_status(store: Store, index_id: int, dataset_id: int) -> str:
         with store.write() as conn:
             conn.execute(text("UPDATE indexes SET status = :s WHERE id = :i"), {"s": status, "i": index_id})
     return status
-
-
-def find_index_in(store: Store, name: str):
-    with store.read() as conn:
-        return find_index(conn, name)
 
 
 def build(
@@ -360,15 +333,3 @@ def _add_entries(conn: Connection, index_id: int, passage_ids: Sequence[int], in
         "INSERT OR IGNORE INTO index_entries (index_id, passage_id, invocation_id) VALUES (?, ?, ?)",
         [(index_id, pid, invocation_id) for pid in passage_ids],
     )
-
-
-class _NoBar:
-    def advance(self, n: int = 1, info: str | None = None) -> None:
-        pass
-
-
-def optional_bar(show: bool, description: str, total: int, unit: str = "passages"):
-    """A progress bar on stderr, or a silent stand-in for library callers that want none."""
-    from contextlib import nullcontext
-
-    return progress.bar(description, total, unit=unit) if show else nullcontext(_NoBar())

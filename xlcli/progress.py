@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 from rich.console import Console
 from rich.progress import (
@@ -57,5 +57,12 @@ class Bar:
         """For work whose size is known only once it starts (e.g. what a resumed run has left)."""
         self._progress.update(self._task, total=total)
 
-    def set_info(self, info: str) -> None:
-        self._progress.update(self._task, info=info)
+
+class _NoBar:
+    def advance(self, n: int = 1, info: str | None = None) -> None:
+        pass
+
+
+def optional_bar(show: bool, description: str, total: int, unit: str = "passages"):
+    """A progress bar on stderr, or a silent stand-in for library callers that want none."""
+    return bar(description, total, unit=unit) if show else nullcontext(_NoBar())

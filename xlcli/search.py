@@ -170,15 +170,10 @@ def passage_ext_ids(conn: Connection, passage_ids: Sequence[int]) -> dict[int, s
     return found
 
 
-def open_dense(store: Store, index_row) -> DenseIndex:
-    with store.read() as conn:
-        return DenseIndex.load(conn, index_row)
-
-
 def run_query(store: Store, index_name: str, query: str, *, k: int = 10, scope: str | None = None, device: str = "auto") -> list[dict]:
     """``xlcli search``: one query against one index, with passage ids and texts."""
-    from xlcli.index import BM25, resolve_index
     from xlcli.models import resolve_model
+    from xlcli.store.catalog import BM25, resolve_index
 
     if k < 1:
         raise XlcliError(f"-k {k}: must be at least 1")

@@ -17,7 +17,7 @@ from xlcli.train.pairs import Pair
 
 def mine(conn: Connection, index_name: str, dataset: dict, pairs: list[Pair], *, depth: int = 30) -> dict[int, list[tuple[int, str]]]:
     from xlcli import search
-    from xlcli.index import resolve_index
+    from xlcli.store.catalog import resolve_index
 
     row = resolve_index(conn, index_name)
     if row["dataset_id"] != dataset["id"]:
