@@ -9,6 +9,7 @@ import typer
 from xlcli import languages
 from xlcli.commands.common import open_for_write, out, print_json
 from xlcli.datasets.files import sha256
+from xlcli.datasets.parallel import read_parallel
 from xlcli.errors import XlcliError
 from xlcli.train import parallel as parallel_sentences
 
@@ -25,7 +26,7 @@ def parallel(
     lang = languages.check(lang, where="--lang")
     if lang == "en":
         raise XlcliError("--lang en: SRC_FILE must be the non-English side of the pair (EN_FILE is the English one)")
-    sentences = parallel_sentences.read_parallel(src_file, en_file, lang)
+    sentences = read_parallel(src_file, en_file, lang)
     dataset = name or f"{src_file.name.split('.')[0]}-{lang}"
     params = {"src_sha256": sha256(src_file), "en_sha256": sha256(en_file)}
     with open_for_write(ctx) as store:
