@@ -46,7 +46,7 @@ def run(args, db: Path) -> int:
     from sqlalchemy import text
 
     from xlcli.datasets import locomo
-    from xlcli.evaluate import evaluate
+    from xlcli.eval.runner import evaluate
     from xlcli.index import build
     from xlcli.ingest import ingest_collection
     from xlcli.store import open_store

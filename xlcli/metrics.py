@@ -204,7 +204,14 @@ def evaluate(
     return results
 
 
-def mean(per_query: Mapping[str, Mapping[str, float]], measures: Sequence[Measure]) -> dict[str, float]:
-    """Mean over queries (ir_measures' aggregate); 0 for every measure when there is no query."""
-    n = len(per_query)
-    return {m.name: (sum(v[m.name] for v in per_query.values()) / n if n else 0.0) for m in measures}
+def mean(
+    per_query: Mapping[object, Mapping[str, float]] | Iterable[Mapping[str, float]], measures: Sequence[Measure]
+) -> dict[str, float]:
+    """Mean over queries (ir_measures' aggregate); 0 for every measure when there is no query.
+
+    ``per_query`` maps each query to its values (as :func:`evaluate` returns them), or is the list
+    of those values; they are summed in its order.
+    """
+    values = list(per_query.values()) if isinstance(per_query, Mapping) else list(per_query)
+    n = len(values)
+    return {m.name: (sum(v[m.name] for v in values) / n if n else 0.0) for m in measures}

@@ -32,12 +32,13 @@ def eval_(
     value is the mean over its variants. Runs are stored with per-query rankings and values; runs
     already stored with the same parameters are reused.
     """
-    from xlcli.evaluate import evaluate
+    from xlcli.eval import systems
+    from xlcli.eval.runner import evaluate
 
-    names = [n.strip() for value in index for n in value.split(",") if n.strip()]
+    specs = systems.parse_list(index)
     with open_existing(ctx, write=True) as store:
         results = evaluate(
-            store, names, dataset=dataset, langs=langs, split=split, variants=variants, measures=measures, depth=depth,
+            store, specs, dataset=dataset, langs=langs, split=split, variants=variants, measures=measures, depth=depth,
             translator=translator, trec_out=trec_out, device=device, batch_size=batch_size,
         )
     if as_json:

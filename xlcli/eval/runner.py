@@ -1,0 +1,103 @@
+"""The ``eval`` step: plan, then compute and store each missing run, then export.
+
+Every (system, query set) pair is one run, keyed by what it depends on: re-running ``eval``
+skips runs already stored, and a killed eval resumes at the first missing run. All the queries
+the missing dense runs need are encoded first, once per encoder (see :mod:`xlcli.eval.retrieve`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from xlcli import metrics
+from xlcli.eval.plan import DEFAULT_DEPTH, Plan, plan
+from xlcli.eval.querysets import QuerySet, query_sets
+from xlcli.eval.retrieve import Retriever
+from xlcli.eval.runs import (
+    RunResult,
+    ext_ids,
+    find_run,
+    measure_run,
+    read_params,
+    read_per_query,
+    run_key,
+    store_run,
+)
+from xlcli.eval.systems import SystemSpec
+from xlcli.eval.trec import check_trec_dir, write_trec
+from xlcli.progress import optional_bar
+from xlcli.store import Store, invocations
+
+
+def evaluate(
+    store: Store,
+    systems: Sequence[SystemSpec | str],
+    *,
+    dataset: str | None = None,
+    langs: str | None = None,
+    split: str = "test",
+    variants: str = "all",
+    measures: str = metrics.DEFAULT_MEASURES,
+    depth: int = DEFAULT_DEPTH,
+    translator: str = "",
+    trec_out: Path | None = None,
+    device: str = "auto",
+    batch_size: int = 64,
+    show_progress: bool = True,
+) -> list[RunResult]:
+    """Evaluate each system on every chosen query set; return one result per (system, lang, condition).
+
+    ``systems`` are :class:`SystemSpec` or their text form (an index name).
+    """
+    specs = [s if isinstance(s, SystemSpec) else SystemSpec.parse(s) for s in systems]
+    with store.read() as conn:
+        p = plan(conn, specs, dataset=dataset, langs=langs, split=split, variants=variants,
+                 measures=measures, depth=depth, translator=translator)
+        sets = query_sets(conn, p)
+        ext = ext_ids(conn, p.dataset["id"])
+    if trec_out is not None:
+        check_trec_dir(trec_out)
+    params = {"indexes": [r["name"] for r in p.indexes], "dataset": p.dataset["name"], "langs": p.langs, "split": split,
+              "translator": translator, "variant_sets": [s["condition"] for s in p.variant_sets],
+              "measures": [m.name for m in p.measures], "depth": depth}
+    retriever = Retriever(store, device=device, batch_size=batch_size)
+    results: list[RunResult] = []
+    with invocations.step(store, "eval", params) as inv:
+        jobs = []
+        with store.read() as conn:
+            for row in p.indexes:
+                for qs in sets:
+                    key, run_params = run_key(row, p.dataset, qs, p)
+                    jobs.append((row, qs, key, run_params, find_run(conn, key)))
+        retriever.prepare([(row, qs) for row, qs, _, _, existing in jobs if existing is None], show_progress)
+        with optional_bar(show_progress, "Evaluating", len(jobs), unit="runs") as bar:
+            for row, qs, key, run_params, existing in jobs:
+                reused = existing is not None
+                if not reused:
+                    existing = _compute_and_store(store, retriever, row, p, qs, ext, key, run_params, inv.id)
+                with store.read() as conn:
+                    stored = read_params(conn, existing)
+                    per_query = read_per_query(conn, existing)
+                results.append(RunResult(row["name"], qs.lang, qs.condition, split, len(per_query),
+                                         metrics.mean(per_query, p.measures), existing, reused, stored))
+                bar.advance(1, info=f"{row['name']} {qs.lang} {qs.condition}")
+        inv.summary = {"runs": len(results), "reused": sum(r.reused for r in results)}
+    if trec_out is not None:
+        with store.read() as conn:
+            for result in results:
+                write_trec(conn, result.eval_run_id, trec_out)
+    return results
+
+
+def _compute_and_store(store: Store, retriever: Retriever, row, p: Plan, qs: QuerySet, ext: dict[int, str],
+                       key: str, run_params: dict, invocation_id: int) -> int:
+    flat = [(item, vid, t) for item in qs.items for vid, _, t in item.texts]
+    ranked = retriever.rank(row, [t for _, _, t in flat], [item.scope for item, _, _ in flat], p.depth)
+    rankings = {(item.query_id, vid): r for (item, vid, _), r in zip(flat, ranked)}
+    per_variant, per_query = measure_run(qs, rankings, ext, p.measures)
+    run_params = {**run_params, "queries": len(qs.items), "queries_without_qrels": qs.without_qrels,
+                  "queries_without_variants": qs.without_variants, "retrieval": "within scope" if any(i.scope for i in qs.items) else "all passages",
+                  "variant_aggregation": "mean over variants" if qs.variant_set_id is not None else None}
+    with store.write() as conn:
+        return store_run(conn, key, run_params, row, p, qs, rankings, per_variant, per_query, invocation_id)
