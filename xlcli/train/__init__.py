@@ -4,7 +4,7 @@ One module per job:
 
 - :mod:`~xlcli.train.config`      the run's parameters, validated, and the key that identifies them
 - :mod:`~xlcli.train.pairs`       (query, positive passage) pairs from the store, and the leakage guard
-- :mod:`~xlcli.train.parallel`    parallel-sentence datasets (Tatoeba / OPUS) stored for the alignment objective
+- :mod:`~xlcli.train.parallel`    line-aligned parallel sentences (Tatoeba / OPUS) for the alignment objective
 - :mod:`~xlcli.train.negatives`   hard negatives mined from an index
 - :mod:`~xlcli.train.sampler`     a seeded, language-mixed data order that resumes at any step
 - :mod:`~xlcli.train.typos`       on-the-fly misspelled queries for typo-aware training / self-teaching
