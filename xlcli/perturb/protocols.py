@@ -46,8 +46,8 @@ from typing import NamedTuple
 
 from rapidfuzz.distance import OSA, Levenshtein
 
+from xlcli import seeding as R
 from xlcli.errors import XlcliError
-from xlcli.perturb import rng as R
 from xlcli.perturb import text as T
 from xlcli.perturb.operations import CHAR_OP_NAMES, CHAR_OPS
 from xlcli.perturb.tables import MIN_LETTERS, LangTables

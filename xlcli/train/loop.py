@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from xlcli.generate.seeding import derive_seed
+from xlcli.seeding import derive_seed
 from xlcli.train import checkpoints, losses
 from xlcli.train.batching import CALL_OVERHEAD, embed_grouped
 from xlcli.train.config import TrainConfig
