@@ -21,7 +21,7 @@ from xlcli.store.catalog import resolve_dataset
 from xlcli.train import checkpoints, runs
 from xlcli.train.config import TrainConfig
 from xlcli.train.loop import Distributed, TrainData, Trainer, init_distributed, total_steps, training_device
-from xlcli.train.pairs import PairSet, build, guard_parallel, holdout
+from xlcli.train.pairs import PairSet, build, guard, holdout, sentence_keys
 
 
 @dataclass
@@ -85,7 +85,7 @@ def prepare(store: Store, config: TrainConfig) -> Plan:
             from xlcli.train import parallel as parallel_data
 
             for name, sentences in parallel_data.load(conn, list(config.parallel)).items():
-                kept, leaks = guard_parallel(sentences, held, config.allow_leakage)
+                kept, leaks = guard(sentences, held, config.allow_leakage, keys=sentence_keys)
                 if not kept:
                     raise XlcliError(f"--parallel {name}: every sentence pair equals an evaluation query; none is left to train on")
                 plan.parallel_leaks.update(leaks)
