@@ -7,8 +7,8 @@ from sqlalchemy import text
 
 from xlcli.errors import XlcliError
 from xlcli.store import open_store
+from xlcli.train.alignment_data import ParallelSentence
 from xlcli.train.pairs import Pair, build, guard, holdout, sentence_keys
-from xlcli.train.parallel import ParallelSentence
 from xlcli.train.sources import PairSource
 from xlcli.train.typos import TypoMaker
 

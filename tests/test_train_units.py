@@ -11,8 +11,8 @@ import torch
 
 from xlcli.errors import XlcliError
 from xlcli.train import losses
+from xlcli.train.alignment_data import read_parallel
 from xlcli.train.config import TrainConfig
-from xlcli.train.parallel import read_parallel
 from xlcli.train.sampler import Stream
 from xlcli.train.sources import PairSource, parse_pair_sources
 

@@ -10,7 +10,7 @@ from xlcli import languages
 from xlcli.commands.common import open_for_write, out, print_json
 from xlcli.datasets.files import sha256
 from xlcli.errors import XlcliError
-from xlcli.train import parallel as parallel_sentences
+from xlcli.train import alignment_data as parallel_sentences
 
 
 def parallel(
