@@ -116,7 +116,7 @@ class Spec:
              max_edits: int | None = None) -> Spec:
         p = REGISTRY.get(protocol)
         if p is None:
-            raise XlcliError(f"unknown protocol {protocol!r}: choose one of {', '.join(PROTOCOLS)}")
+            raise XlcliError(f"unknown protocol {protocol!r}: choose one of {', '.join(REGISTRY)}")
         variants = DEFAULT_VARIANTS if variants is None else variants
         if not 1 <= variants <= 1000:
             raise XlcliError(f"--variants must be between 1 and 1000, got {variants}")
