@@ -26,6 +26,10 @@
     typing errors (Kukich 1992, "Techniques for automatically correcting words in text");
     writers of accented languages often leave accents out, and confuse homophone spellings.
 
+Each protocol is one entry of :data:`REGISTRY` (a :class:`Protocol`: its generator, skip rule,
+"nothing to do" reason, option defaults and one-line help); validation (:meth:`Spec.make`),
+:func:`perturb` and the help of ``xlcli perturb`` read it, so a new protocol is one entry there.
+
 Every variant differs from its source and from the query's earlier variants: a draw that
 repeats one is discarded and the RNG draws again (deterministically). When a query cannot give
 the requested number of distinct variants (e.g. one accent → one ``diacritics`` variant), it
