@@ -51,8 +51,8 @@ def generation_speed(db: Path, tmp: Path, n: int, batch_sizes: list[int], repeat
     import torch
     from test_generate import make_tiny_t5
 
-    from xlcli.generate.seeding import derive_seed
     from xlcli.generate.seq2seq import DEFAULT_PROMPT, Seq2SeqGenerator, format_prompt, load_seq2seq
+    from xlcli.seeding import derive_seed
 
     torch.set_num_threads(1)  # shared 2-core machines: one thread gives the steadiest numbers
     model_dir = make_tiny_t5(tmp / "tiny-t5")

@@ -41,8 +41,8 @@ def build_pairs(locomo: Path, tmp: Path) -> tuple[Path, list[tuple[str, str]]]:
     from xlcli.datasets import locomo as reader
     from xlcli.ingest import ingest_collection
     from xlcli.store import open_store
-    from xlcli.train.config import PairSource
     from xlcli.train.pairs import build
+    from xlcli.train.sources import PairSource
 
     data = json.loads(locomo.read_text(encoding="utf-8"))
     collection = reader.read(locomo, test_conversations=[data[0]["sample_id"]])
@@ -68,9 +68,10 @@ def peak_memory_mb() -> float:
 def side_xlcli(args, db: Path, order: list[tuple[str, str]]) -> dict:
     from xlcli.store import open_store
     from xlcli.train import runs
-    from xlcli.train.config import PairSource, TrainConfig
+    from xlcli.train.config import TrainConfig
     from xlcli.train.loop import Trainer
     from xlcli.train.plan import prepare
+    from xlcli.train.sources import PairSource
 
     config = TrainConfig(name="speed", base=args.model, pairs=(PairSource("queries", ("en",)),), steps=args.steps,
                          batch_size=args.batch_size, max_length=args.max_length, lr=2e-5, warmup=0.1,

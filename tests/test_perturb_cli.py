@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from xlcli.perturb import layouts, rng, tables
+from xlcli import seeding
+from xlcli.perturb import layouts, tables
 from xlcli.perturb import store as S
 from xlcli.perturb.protocols import Spec, perturb
 from xlcli.store import open_store
@@ -67,7 +68,7 @@ def test_every_variant_records_its_provenance(small_store, db):
     for source in {r[0] for r in stored}:
         outcome = perturb(source, t, Spec.make("ielab"), 5)
         mine = [(source, i, v.text, json.dumps([o.as_dict() for o in v.ops], ensure_ascii=False, separators=(",", ":")),
-                 v.levenshtein, v.damerau, rng.query_seed(5, "ielab", {}, "es", source), inv_id)
+                 v.levenshtein, v.damerau, seeding.query_seed(5, "ielab", {}, "es", source), inv_id)
                 for i, v in enumerate(outcome.variants)]
         assert mine == [r for r in stored if r[0] == source]
         preview = json.loads(small_store("perturb", "--preview", source, "--lang", "es", "--protocol", "ielab", "--seed", "5", "--json").stdout)

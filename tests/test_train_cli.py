@@ -120,9 +120,9 @@ def test_leakage_is_refused_then_allowed_and_marked(small_store, db, tiny_bert):
 
 
 def test_hard_negatives_from_a_bm25_index(small_store, db, tiny_bert):
-    from xlcli.train.config import PairSource
     from xlcli.train.negatives import mine
     from xlcli.train.pairs import build
+    from xlcli.train.sources import PairSource
 
     small_store("index", "--name", "bm25", "--bm25")
     with open_store(db, write=False) as store, store.read() as conn:

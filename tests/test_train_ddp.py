@@ -49,9 +49,10 @@ def _worker(rank: int, world: int, port: int, db: str, tiny_bert: str, out: str)
     import torch.distributed as dist
 
     from xlcli.store import open_store
-    from xlcli.train.config import TrainConfig, parse_pair_sources
+    from xlcli.train.config import TrainConfig
     from xlcli.train.loop import Trainer
     from xlcli.train.plan import prepare
+    from xlcli.train.sources import parse_pair_sources
 
     os.environ.update({"RANK": str(rank), "WORLD_SIZE": str(world), "LOCAL_RANK": str(rank),
                        "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)})

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
+from xlcli.datasets.parallel import ParallelSentence
 from xlcli.errors import XlcliError
 from xlcli.store import open_store
-from xlcli.train.config import PairSource
-from xlcli.train.pairs import Pair, build, guard, guard_parallel, holdout
-from xlcli.train.parallel import ParallelSentence
+from xlcli.train.pairs import Pair, build, guard, holdout, sentence_keys
+from xlcli.train.sources import PairSource
 from xlcli.train.typos import TypoMaker
 
 
@@ -115,7 +115,7 @@ def test_guard_drops_translations_variants_and_copies_of_evaluation_queries(stor
 
     sentences = [ParallelSentence(1, "es", translation, "whatever"), ParallelSentence(2, "es", "Hola.", "Hello."),
                  ParallelSentence(3, "es", "Algo.", test_query.text)]
-    kept, leaks = guard_parallel(sentences, held, allow_leakage=False)
+    kept, leaks = guard(sentences, held, allow_leakage=False, keys=sentence_keys)
     assert [s.line for s in kept] == [2] and sum(leaks.values()) == 2
 
 

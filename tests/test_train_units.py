@@ -11,8 +11,9 @@ import torch
 
 from xlcli.errors import XlcliError
 from xlcli.train import losses
-from xlcli.train.config import PairSource, TrainConfig, parse_pair_sources
+from xlcli.train.config import TrainConfig
 from xlcli.train.sampler import Stream
+from xlcli.train.sources import PairSource, parse_pair_sources
 
 # -- --pairs -------------------------------------------------------------------------------
 
@@ -52,7 +53,7 @@ def test_bad_pair_sources_are_one_line_errors(value, message):
         ({"batch_size": 1}, "at least 2"),
         ({"warmup": 1.0}, "--warmup"),
         ({"temperature": 0.0}, "--temperature"),
-        ({"self_teaching": True}, "--self-teaching needs misspelled queries"),
+        ({"self_teaching": True, "typo_aware": 0.0}, "--self-teaching needs misspelled queries"),
         ({"typo_aware": 0.5, "typo_protocol": "nope"}, "--typo-protocol"),
         ({"name": "a/b"}, "--name"),
         ({"name": "a@b"}, "--name"),
@@ -69,6 +70,15 @@ def test_config_key_ignores_device_and_save_every_only():
     assert TrainConfig(name="run", seed=1).validated().key != base.key
     assert TrainConfig(name="run", lr=3e-5).validated().key != base.key
     assert base.epochs == 1.0  # neither --epochs nor --steps: one epoch
+
+
+def test_config_fills_the_typo_rate_from_self_teaching():
+    assert TrainConfig(name="run").validated().typo_aware == 0.0
+    assert TrainConfig(name="run", self_teaching=True).validated().typo_aware == 0.5
+    assert TrainConfig(name="run", self_teaching=True, typo_aware=0.3).validated().typo_aware == 0.3
+    # the same key as the explicit value, so runs keyed before the default moved here still resume
+    filled = TrainConfig(name="run", self_teaching=True).validated()
+    assert filled.key == TrainConfig(name="run", self_teaching=True, typo_aware=0.5).validated().key
 
 
 # -- sampler ---------------------------------------------------------------------------------

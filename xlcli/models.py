@@ -222,7 +222,3 @@ def register_model(
                 raise XlcliError(f"model {candidate} is registered with dimension {row['dim']}, but it now gives {dim}")
             return row["id"]
     raise XlcliError(f"model name {name!r} is taken by other settings twice over; register it under another name")
-
-
-def settings_json(settings: ModelSettings) -> str:
-    return json.dumps(asdict(settings), sort_keys=True, ensure_ascii=False)

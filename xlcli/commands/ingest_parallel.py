@@ -11,7 +11,7 @@ from xlcli.commands.common import open_for_write, out, print_json
 from xlcli.datasets.files import sha256
 from xlcli.datasets.parallel import read_parallel
 from xlcli.errors import XlcliError
-from xlcli.train import parallel as parallel_sentences
+from xlcli.train import alignment_data
 
 
 def parallel(
@@ -30,7 +30,7 @@ def parallel(
     dataset = name or f"{src_file.name.split('.')[0]}-{lang}"
     params = {"src_sha256": sha256(src_file), "en_sha256": sha256(en_file)}
     with open_for_write(ctx) as store:
-        summary = parallel_sentences.ingest(store, dataset, lang, sentences, params, source=str(src_file), en_source=str(en_file))
+        summary = alignment_data.ingest(store, dataset, lang, sentences, params, source=str(src_file), en_source=str(en_file))
     if as_json:
         print_json(summary)
     elif summary["already_done"]:

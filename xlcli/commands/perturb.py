@@ -8,6 +8,7 @@ from rich.table import Table
 
 from xlcli.commands.common import open_existing, out, print_json
 from xlcli.errors import XlcliError
+from xlcli.perturb.protocols import option_help, protocols_help
 
 LAYOUT_HELP = (
     "Keyboard layout for a language, LANG=NAME_OR_FILE: a shipped layout (en de fr es it pt pt-PT ru) or a JSON file "
@@ -18,13 +19,13 @@ LAYOUT_HELP = (
 
 def perturb(
     ctx: typer.Context,
-    protocol: str = typer.Option(..., "--protocol", "-p", help="ielab (one word, one typo; Zhuang & Zuccon) | rate | diacritics | mixed."),
+    protocol: str = typer.Option(..., "--protocol", "-p", help=protocols_help()),
     dataset: str | None = typer.Option(None, "--dataset", help="Dataset name (optional when the store holds one)."),
     langs: str | None = typer.Option(None, "--langs", help="Comma-separated languages (default: all of the dataset's)."),
     split: str | None = typer.Option(None, "--split", help="Only this split (default: all)."),
     variants: int | None = typer.Option(None, "--variants", "-n", help="Variants per query (default 10).", show_default=False),
-    rate: float | None = typer.Option(None, "--rate", help="rate/diacritics: probability that a word is perturbed (default 0.1).", show_default=False),
-    max_edits: int | None = typer.Option(None, "--max-edits", help="rate/diacritics/mixed: most words changed per variant (default 2).", show_default=False),
+    rate: float | None = typer.Option(None, "--rate", help=option_help("rate", "probability that a word is perturbed"), show_default=False),
+    max_edits: int | None = typer.Option(None, "--max-edits", help=option_help("max_edits", "most words changed per variant"), show_default=False),
     seed: int = typer.Option(13, "--seed", help="Seed; with the query text, protocol and parameters it fixes every variant."),
     layout: list[str] | None = typer.Option(None, "--layout", help=LAYOUT_HELP),
     name: str | None = typer.Option(None, "--name", help="Name of a new variant set (default: the protocol, e.g. ielab, rate-0.1)."),

@@ -10,6 +10,8 @@ from __future__ import annotations
 import typer
 
 from xlcli.commands.common import open_for_write, out, print_json
+from xlcli.perturb.protocols import PROTOCOLS
+from xlcli.train.sources import pairs_help, parse_pair_sources
 
 
 def train(
@@ -17,13 +19,13 @@ def train(
     name: str = typer.Option(..., "--name", help="Run name; names the checkpoint folder and the registered models (NAME, NAME@step-N)."),
     base: str = typer.Option("default", "--base", help="Starting encoder: default, a registered model, a local folder or a hub id."),
     dataset: str | None = typer.Option(None, "--dataset", help="Dataset whose pairs to train on (default: the only one)."),
-    pairs: str = typer.Option("queries:en", "--pairs", help="Pair sources, e.g. queries:en,es,generated:es,de (generated@RUN:xx for one generator run)."),
+    pairs: str = typer.Option("queries:en", "--pairs", help=pairs_help()),
     split: str = typer.Option("train", "--split", help="Split whose queries are trained on; an evaluation split needs --allow-leakage."),
     parallel: str | None = typer.Option(None, "--parallel", help="Parallel datasets (comma-separated) for the alignment objective."),
     hard_negatives: str | None = typer.Option(None, "--hard-negatives", help="Index to mine hard negatives from."),
     negatives_per_query: int = typer.Option(1, "--negatives-per-query", help="Hard negatives drawn per query and step."),
-    typo_aware: float | None = typer.Option(None, "--typo-aware", help="Probability of replacing a query by a misspelled variant (0.5 in Zhuang & Zuccon 2021)."),
-    typo_protocol: str = typer.Option("ielab", "--typo-protocol", help="Perturbation protocol of the variants (see `xlcli perturb`)."),
+    typo_aware: float | None = typer.Option(None, "--typo-aware", help="Probability of replacing a query by a misspelled variant (0.5 in Zhuang & Zuccon 2021; default 0.5 with --self-teaching, else 0)."),
+    typo_protocol: str = typer.Option("ielab", "--typo-protocol", help=f"Perturbation protocol of the variants: {', '.join(PROTOCOLS)} (see `xlcli perturb`)."),
     self_teaching: bool = typer.Option(False, "--self-teaching", help="Add KL(clean ‖ misspelled) score distributions (Zhuang & Zuccon 2022)."),
     align_weight: float = typer.Option(1.0, "--align-weight", help="Weight of the alignment MSE (--parallel sentences, --align-pairs)."),
     align_pairs: bool = typer.Option(False, "--align-pairs", help="Also align each batch's translated / lexicon-generated queries to the frozen starting model's embedding of their English side."),
@@ -48,13 +50,13 @@ def train(
     Re-running the same command resumes a killed run from its last checkpoint (to the same weights);
     after it finished, there is nothing to do.
     """
-    from xlcli.train.config import TrainConfig, parse_pair_sources
+    from xlcli.train.config import TrainConfig
     from xlcli.train.plan import execute, prepare
 
     config = TrainConfig(
         name=name, base=base, dataset=dataset, pairs=parse_pair_sources(pairs), split=split,
         parallel=tuple(p.strip() for p in (parallel or "").split(",") if p.strip()), hard_negatives=hard_negatives,
-        negatives_per_query=negatives_per_query, typo_aware=typo_aware if typo_aware is not None else (0.5 if self_teaching else 0.0),
+        negatives_per_query=negatives_per_query, typo_aware=typo_aware,
         typo_protocol=typo_protocol, self_teaching=self_teaching, align_weight=align_weight, align_pairs=align_pairs, epochs=epochs, steps=steps,
         batch_size=batch_size, lr=lr, warmup=warmup, temperature=temperature, max_length=max_length, grad_accum=grad_accum,
         weight_decay=weight_decay, max_grad_norm=max_grad_norm, seed=seed, allow_leakage=allow_leakage,

@@ -17,7 +17,7 @@ opens a sentence ("Yesterday, ...") is translated like any other. English capita
 months too, so those are kept as well (a known limit of the rule).
 
 Every choice is drawn from a generator seeded per (passage, language) (see
-:mod:`xlcli.generate.seeding`), so output does not depend on processing order.
+:mod:`xlcli.seeding`), so output does not depend on processing order.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from pathlib import Path
 
 from xlcli.datasets.files import read_text
 from xlcli.errors import XlcliError
-from xlcli.generate.seeding import derive_seed
+from xlcli.seeding import derive_seed
 
 # Words (letters, with internal apostrophes) and numbers (with decimal/time separators).
 _TOKEN = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*|\d+(?:[.,:]\d+)*")

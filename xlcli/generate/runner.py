@@ -16,8 +16,8 @@ from sqlalchemy import text
 from xlcli.datasets.translations import Translation
 from xlcli.errors import XlcliError
 from xlcli.generate import store as gen_store
-from xlcli.generate.seeding import derive_seed
 from xlcli.generate.store import GeneratedRow, PassageRow, RunSpec
+from xlcli.seeding import derive_seed
 from xlcli.store import Store, invocations
 from xlcli.store.catalog import resolve_dataset
 

@@ -26,6 +26,10 @@
     typing errors (Kukich 1992, "Techniques for automatically correcting words in text");
     writers of accented languages often leave accents out, and confuse homophone spellings.
 
+Each protocol is one entry of :data:`REGISTRY` (a :class:`Protocol`: its generator, skip rule,
+"nothing to do" reason, option defaults and one-line help); validation (:meth:`Spec.make`),
+:func:`perturb` and the help of ``xlcli perturb`` read it, so a new protocol is one entry there.
+
 Every variant differs from its source and from the query's earlier variants: a draw that
 repeats one is discarded and the RNG draws again (deterministically). When a query cannot give
 the requested number of distinct variants (e.g. one accent → one ``diacritics`` variant), it
@@ -41,18 +45,19 @@ between the NFC form of the source and the variant.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import NamedTuple
 
 from rapidfuzz.distance import OSA, Levenshtein
 
+from xlcli import seeding as R
 from xlcli.errors import XlcliError
-from xlcli.perturb import rng as R
 from xlcli.perturb import text as T
 from xlcli.perturb.operations import CHAR_OP_NAMES, CHAR_OPS
 from xlcli.perturb.tables import MIN_LETTERS, LangTables
 
-PROTOCOLS = ("ielab", "rate", "diacritics", "mixed")
 DEFAULT_VARIANTS = 10
 DEFAULT_RATE = 0.1
 DEFAULT_MAX_EDITS = 2
@@ -113,23 +118,22 @@ class Spec:
     @classmethod
     def make(cls, protocol: str, variants: int | None = None, rate: float | None = None,
              max_edits: int | None = None) -> Spec:
-        if protocol not in PROTOCOLS:
-            raise XlcliError(f"unknown protocol {protocol!r}: choose one of {', '.join(PROTOCOLS)}")
+        p = REGISTRY.get(protocol)
+        if p is None:
+            raise XlcliError(f"unknown protocol {protocol!r}: choose one of {', '.join(REGISTRY)}")
         variants = DEFAULT_VARIANTS if variants is None else variants
         if not 1 <= variants <= 1000:
             raise XlcliError(f"--variants must be between 1 and 1000, got {variants}")
-        uses_rate = protocol in ("rate", "diacritics")
-        uses_edits = protocol != "ielab"
-        if rate is not None and not uses_rate:
-            raise XlcliError(f"--rate applies to the rate and diacritics protocols, not {protocol}")
-        if max_edits is not None and not uses_edits:
-            raise XlcliError("--max-edits does not apply to ielab (it changes exactly one word per variant)")
-        if uses_rate:
-            rate = DEFAULT_RATE if rate is None else float(rate)
+        if rate is not None and p.rate is None:
+            raise XlcliError(f"--rate applies to the {' and '.join(uses('rate'))} protocols, not {protocol}")
+        if max_edits is not None and p.max_edits is None:
+            raise XlcliError(f"--max-edits does not apply to {protocol} ({p.why_no_max_edits})")
+        if p.rate is not None:
+            rate = p.rate if rate is None else float(rate)
             if not 0.0 < rate <= 1.0:
                 raise XlcliError(f"--rate must be in (0, 1], got {rate}")
-        if uses_edits:
-            max_edits = DEFAULT_MAX_EDITS if max_edits is None else max_edits
+        if p.max_edits is not None:
+            max_edits = p.max_edits if max_edits is None else max_edits
             if max_edits < 1:
                 raise XlcliError(f"--max-edits must be at least 1, got {max_edits}")
         return cls(protocol, variants, rate, max_edits)
@@ -147,9 +151,8 @@ class Spec:
         return {"variants": self.variants, **self.seed_params()}
 
     def default_name(self) -> str:
-        if self.protocol == "rate":
-            return f"rate-{self.rate:g}"
-        return self.protocol
+        label = REGISTRY[self.protocol].label
+        return label(self) if label is not None else self.protocol
 
 
 # --------------------------------------------------------------------------- query analysis
@@ -217,11 +220,17 @@ class Query:
 
 
 def skip_reason(q: Query, protocol: str) -> str | None:
+    """Why ``q`` gives no variant under ``protocol`` before any draw, or None."""
     if not q.words:
         return "no words"
     if q.untypable:
         return f"script not typable on {q.tables.lang} layout ({q.untypable})"
-    if protocol == "ielab" and not q.char_ok:
+    skip = REGISTRY[protocol].skip
+    return skip(q) if skip is not None else None
+
+
+def _no_char_word(q: Query) -> str | None:
+    if not q.char_ok:
         return f"no eligible word (all stopwords or shorter than {MIN_LETTERS} letters)"
     return None
 
@@ -233,8 +242,9 @@ def _distances(source: str, text: str) -> tuple[int, int]:
     return Levenshtein.distance(source, text), OSA.distance(source, text)
 
 
-def _ielab(q: Query, n: int, rnd) -> list[Variant]:
+def _ielab(q: Query, spec: Spec, rnd) -> list[Variant]:
     """The hot path (≥ 50k variants/s on one core): one word, one uniform character operation."""
+    n = spec.variants
     t = q.tables
     src = q.text
     words = q.words
@@ -312,13 +322,30 @@ def _edit_word(q: Query, index: int, kinds: list[str], weights, rnd) -> Op | Non
 _CHAR = dict(CHAR_OPS)
 
 
-def _multi(q: Query, spec: Spec, rnd) -> list[Variant]:
-    """rate, diacritics and mixed: several words may change, one edit each."""
-    if spec.protocol == "diacritics":
-        allowed: tuple[str, ...] = ("diacritic",)
-    else:
-        allowed = CHAR_OP_NAMES + ORTHO_KINDS
-    weights = MIXED_WEIGHTS if spec.protocol == "mixed" else None
+def _mixed_words(candidates: list[int], spec: Spec, budget: int, rnd) -> list[int]:
+    """mixed: one word, or two with probability :data:`MIXED_TWO_WORDS` (within the budget)."""
+    k = 2 if rnd() < MIXED_TWO_WORDS else 1
+    return _choose(candidates, min(k, budget, len(candidates)), rnd)
+
+
+def _bernoulli_words(candidates: list[int], spec: Spec, budget: int, rnd) -> list[int]:
+    """rate, diacritics: each word with probability ``spec.rate``, at least one, at most the budget."""
+    chosen: list[int] = []
+    for _ in range(MAX_BERNOULLI_ROUNDS):
+        chosen = [i for i in candidates if rnd() < spec.rate]
+        if chosen:
+            break
+    if not chosen:  # p tiny and few words: fall back to one word
+        chosen = _choose(candidates, 1, rnd)
+    if len(chosen) > budget:
+        chosen = _choose(chosen, budget, rnd)
+    return chosen
+
+
+def _multi(q: Query, spec: Spec, rnd, *, allowed: tuple[str, ...], weights: dict[str, float] | None,
+           words: Callable[[list[int], Spec, int, Callable[[], float]], list[int]]) -> list[Variant]:
+    """Several words may change, one edit each: ``words`` picks them, each edit's kind is drawn
+    from the ``allowed`` kinds that apply to the word (uniformly, or with ``weights``)."""
     candidates = []
     kinds_of = {}
     for index in q.in_script:
@@ -336,19 +363,7 @@ def _multi(q: Query, spec: Spec, rnd) -> list[Variant]:
     tries = 0
     while len(out) < n and tries < MAX_TRIES_PER_VARIANT * n:
         tries += 1
-        if spec.protocol == "mixed":
-            k = 2 if rnd() < MIXED_TWO_WORDS else 1
-            chosen = _choose(candidates, min(k, budget, len(candidates)), rnd)
-        else:
-            chosen = []
-            for _ in range(MAX_BERNOULLI_ROUNDS):
-                chosen = [i for i in candidates if rnd() < spec.rate]
-                if chosen:
-                    break
-            if not chosen:  # p tiny and few words: fall back to one word
-                chosen = _choose(candidates, 1, rnd)
-            if len(chosen) > budget:
-                chosen = _choose(chosen, budget, rnd)
+        chosen = words(candidates, spec, budget, rnd)
         ops = []
         for index in chosen:
             op = _edit_word(q, index, kinds_of[index], weights, rnd)
@@ -379,17 +394,63 @@ def perturb(text: str, t: LangTables, spec: Spec, seed: int) -> Outcome:
     reason = skip_reason(q, spec.protocol)
     if reason is not None:
         return Outcome(q.text, qseed, [], reason)
-    rnd = R.rng(qseed).random
-    if spec.protocol == "ielab":
-        variants = _ielab(q, spec.variants, rnd)
-    else:
-        variants = _multi(q, spec, rnd)
+    protocol = REGISTRY[spec.protocol]
+    variants = protocol.generate(q, spec, R.rng(qseed).random)
     if not variants:
-        return Outcome(q.text, qseed, [], _nothing_reason(spec.protocol))
+        return Outcome(q.text, qseed, [], protocol.nothing)
     return Outcome(q.text, qseed, variants)
 
 
-def _nothing_reason(protocol: str) -> str:
-    if protocol == "diacritics":
-        return "no letter with a diacritic to drop or confuse"
-    return f"no eligible word (all stopwords or shorter than {MIN_LETTERS} letters, and no orthographic rule applies)"
+# --------------------------------------------------------------------------- the registry
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """One perturbation protocol: all that ``--protocol NAME`` needs, in one registry entry.
+
+    ``generate(query, spec, rnd)`` makes up to ``spec.variants`` distinct variants, drawing only
+    from ``rnd`` (so a seed fixes them). ``rate`` / ``max_edits`` are the protocol's defaults for
+    those options, or None where the protocol takes no such option (and refuses it).
+    """
+
+    name: str
+    help: str  # one line for `xlcli perturb --help`
+    generate: Callable[[Query, Spec, Callable[[], float]], list[Variant]]
+    nothing: str  # why a query that was not skipped gave no variant at all
+    skip: Callable[[Query], str | None] | None = None  # a reason to skip a query before drawing
+    rate: float | None = None
+    max_edits: int | None = None
+    why_no_max_edits: str = ""  # said when --max-edits is given to a protocol without one
+    label: Callable[[Spec], str] | None = None  # the default variant-set name (default: the protocol's)
+
+
+_NO_WORD = f"no eligible word (all stopwords or shorter than {MIN_LETTERS} letters, and no orthographic rule applies)"
+_ALL_KINDS = CHAR_OP_NAMES + ORTHO_KINDS
+
+REGISTRY: dict[str, Protocol] = {p.name: p for p in (
+    Protocol("ielab", "one word, one typo; Zhuang & Zuccon", _ielab, _NO_WORD, skip=_no_char_word,
+             why_no_max_edits="it changes exactly one word per variant"),
+    Protocol("rate", "each word with probability --rate", partial(_multi, allowed=_ALL_KINDS, weights=None, words=_bernoulli_words),
+             _NO_WORD, rate=DEFAULT_RATE, max_edits=DEFAULT_MAX_EDITS, label=lambda spec: f"rate-{spec.rate:g}"),
+    Protocol("diacritics", "only dropped or confused diacritics", partial(_multi, allowed=("diacritic",), weights=None, words=_bernoulli_words),
+             "no letter with a diacritic to drop or confuse", rate=DEFAULT_RATE, max_edits=DEFAULT_MAX_EDITS),
+    Protocol("mixed", "one or two words, a human-like blend of errors", partial(_multi, allowed=_ALL_KINDS, weights=MIXED_WEIGHTS, words=_mixed_words),
+             _NO_WORD, max_edits=DEFAULT_MAX_EDITS),
+)}
+PROTOCOLS = tuple(REGISTRY)
+
+
+def uses(option: str) -> list[str]:
+    """The protocols that take ``option`` (``rate`` or ``max_edits``), in registry order."""
+    return [name for name, p in REGISTRY.items() if getattr(p, option) is not None]
+
+
+def option_help(option: str, what: str) -> str:
+    """``rate/diacritics: WHAT (default 0.1).`` — an option's help, read from the registry."""
+    defaults = sorted({getattr(REGISTRY[name], option) for name in uses(option)})
+    return f"{'/'.join(uses(option))}: {what} (default {', '.join(f'{d:g}' for d in defaults)})."
+
+
+def protocols_help() -> str:
+    """``ielab (one word, one typo; ...) | rate (...) | ...`` — the --protocol help."""
+    return " | ".join(f"{p.name} ({p.help})" for p in REGISTRY.values()) + "."

@@ -105,10 +105,6 @@ def latest_resumable(run_dir: Path) -> tuple[int, Path] | None:
     return None
 
 
-def read_meta(directory: Path) -> dict:
-    return json.loads((Path(directory) / MARKER).read_text(encoding="utf-8"))
-
-
 def load_state(directory: Path) -> dict:
     import torch
 

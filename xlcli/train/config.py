@@ -12,62 +12,12 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field, replace
 
-from xlcli import languages
 from xlcli.errors import XlcliError
 from xlcli.store.invocations import params_key
+from xlcli.train.sources import PairSource
 
-PAIR_KINDS = ("queries", "generated")
 TRAIN_SPLIT = "train"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-
-
-@dataclass(frozen=True)
-class PairSource:
-    """``queries:en,es`` (ingested queries and their human translations) or ``generated[@RUN]:es,de``."""
-
-    kind: str
-    langs: tuple[str, ...]
-    run: str | None = None  # a generator run name; None = every generator run of the dataset
-
-    @property
-    def spec(self) -> str:
-        run = f"@{self.run}" if self.run else ""
-        return f"{self.kind}{run}:{','.join(self.langs)}"
-
-
-def parse_pair_sources(value: str) -> tuple[PairSource, ...]:
-    """Parse ``queries:en,es,generated:es,de`` (``|``, ``;`` or spaces also separate sources).
-
-    A token with a colon opens a source; bare tokens after it are more languages of that source.
-    """
-    tokens = [t.strip() for t in re.split(r"[,|;\s]+", value or "") if t.strip()]
-    if not tokens:
-        raise XlcliError("--pairs: give at least one source, e.g. queries:en,es or generated:es,de")
-    sources: list[list] = []
-    for token in tokens:
-        if ":" in token:
-            head, lang = token.split(":", 1)
-            kind, _, run = head.partition("@")
-            if kind not in PAIR_KINDS:
-                raise XlcliError(f"--pairs {token}: unknown source {kind!r} (use {' or '.join(PAIR_KINDS)}, e.g. queries:en,es)")
-            if run and kind != "generated":
-                raise XlcliError(f"--pairs {token}: only generated sources name a run (generated@RUN:es)")
-            sources.append([kind, [], run or None])
-            token = lang
-            if not token:
-                continue
-        if not sources:
-            raise XlcliError(f"--pairs {value}: start with a source, e.g. queries:{token}")
-        code = languages.check(token, where=f"--pairs {sources[-1][0]}")
-        if code not in sources[-1][1]:
-            sources[-1][1].append(code)
-    merged: dict[tuple, list[str]] = {}
-    for kind, langs, run in sources:
-        if not langs:
-            raise XlcliError(f"--pairs {kind}: give its languages, e.g. {kind}:en,es")
-        merged.setdefault((kind, run), [])
-        merged[(kind, run)] += [l for l in langs if l not in merged[(kind, run)]]
-    return tuple(PairSource(kind, tuple(langs), run) for (kind, run), langs in merged.items())
 
 
 @dataclass(frozen=True)
@@ -80,7 +30,7 @@ class TrainConfig:
     parallel: tuple[str, ...] = ()
     hard_negatives: str | None = None
     negatives_per_query: int = 1
-    typo_aware: float = 0.0
+    typo_aware: float | None = None  # None: 0.5 with self_teaching (Zhuang & Zuccon 2022), else 0.0
     typo_protocol: str = "ielab"
     self_teaching: bool = False
     align_weight: float = 1.0
@@ -107,6 +57,8 @@ class TrainConfig:
         """Check every value (one clear error each); fill the defaults that depend on others."""
         if not _NAME.match(self.name or ""):
             raise XlcliError(f"--name {self.name!r}: use letters, digits, '.', '_' or '-' (it names a folder and models)")
+        if self.typo_aware is None:  # self-teaching learns from misspelled queries: make some by default
+            return replace(self, typo_aware=0.5 if self.self_teaching else 0.0).validated()
         if not 0.0 <= self.typo_aware <= 1.0:
             raise XlcliError(f"--typo-aware {self.typo_aware:g}: give a probability between 0 and 1 (the papers use 0.5)")
         if self.epochs is not None and self.steps is not None:

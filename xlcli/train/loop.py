@@ -1,4 +1,4 @@
-"""The optimisation loop: AdamW, linear warm-up and decay, clipping, accumulation, bf16, DDP, resume.
+"""The optimisation loop: AdamW, linear warm-up and decay, clipping, accumulation, bf16, resume.
 
 Determinism is what makes a killed run resumable to the same weights: the batch of a step is a
 function of (seed, step) (:mod:`xlcli.train.sampler`), every misspelling and negative choice of a
@@ -6,9 +6,8 @@ step is seeded from (seed, micro-batch, example), and the only stateful randomne
 drawn from torch's generator — is saved with the optimizer and scheduler in every checkpoint and
 restored on resume, as are Python's and numpy's generators.
 
-Several GPUs: run the same command under ``torchrun --nproc-per-node N``. torchrun sets RANK /
-WORLD_SIZE / LOCAL_RANK; the loop then joins the process group (NCCL on CUDA, gloo on CPU), wraps
-the model in DistributedDataParallel, gives each rank its own micro-batches, and lets rank 0
+Several GPUs (:mod:`xlcli.train.distributed`): under ``torchrun --nproc-per-node N`` the loop
+wraps the model in DistributedDataParallel, gives each rank its own micro-batches, and lets rank 0
 alone write checkpoints and the log. In-batch negatives are those of each rank's own batch.
 """
 
@@ -16,7 +15,6 @@ from __future__ import annotations
 
 import copy
 import math
-import os
 import random
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -25,12 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
-from xlcli.generate.seeding import derive_seed
+from xlcli.datasets.parallel import ParallelSentence
+from xlcli.seeding import derive_seed
 from xlcli.train import checkpoints, losses
 from xlcli.train.batching import CALL_OVERHEAD, embed_grouped
 from xlcli.train.config import TrainConfig
+from xlcli.train.distributed import Distributed
 from xlcli.train.pairs import Pair
-from xlcli.train.parallel import ParallelSentence
 from xlcli.train.sampler import Stream
 
 
@@ -49,53 +48,11 @@ class StepLog:
     lr: float
 
 
-@dataclass
-class Distributed:
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-    @classmethod
-    def from_env(cls) -> Distributed:
-        """torchrun's RANK / WORLD_SIZE / LOCAL_RANK (a plain run is rank 0 of 1)."""
-        import torch.distributed as dist
-
-        if dist.is_available() and dist.is_initialized():
-            return cls(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", dist.get_rank())))
-        return cls(int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0)))
-
-
-def init_distributed(device: str) -> Distributed:
-    """Join torchrun's process group when there is one (NCCL on CUDA, gloo on CPU)."""
-    import torch.distributed as dist
-
-    env = Distributed.from_env()
-    if env.world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
-        env = Distributed.from_env()
-    return env
-
-
 def total_steps(config: TrainConfig, n_pairs: int, world: int = 1, batch_size: int | None = None) -> int:
     if config.steps is not None:
         return config.steps
     per_step = (batch_size or config.batch_size) * config.grad_accum * world
     return max(1, math.ceil((config.epochs or 1.0) * n_pairs / per_step))
-
-
-def training_device(requested: str, dist_env: Distributed) -> str:
-    from xlcli.encoders import pick_device
-
-    device = pick_device(requested)
-    if device == "mps":  # bf16 autocast and DDP are CUDA/CPU matters; MPS trains in float32
-        return device
-    if device == "cuda" and dist_env.world > 1:
-        return f"cuda:{dist_env.local_rank}"
-    return device
 
 
 class Trainer:
@@ -296,26 +253,12 @@ class Trainer:
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
-        if self.dist.world > 1:
-            import torch.distributed as dist
-
-            names = sorted(sums)
-            values = torch.tensor([sums[n] for n in names], dtype=torch.float64)
-            dist.all_reduce(values)
-            sums = {n: float(v) / self.dist.world for n, v in zip(names, values)}
-        return sums
+        return self.dist.mean(sums)
 
     # -- checkpoints -----------------------------------------------------------------------
 
     def _save(self, student, optimizer, scheduler, step: int) -> None:
-        rng = self._rng_state()
-        if self.dist.world > 1:
-            import torch.distributed as dist
-
-            states: list = [None] * self.dist.world
-            dist.all_gather_object(states, rng)
-        else:
-            states = [rng]
+        states = self.dist.gather(self._rng_state())
         if self.dist.main:
             state = {
                 "step": step, "total_steps": self.steps, "key": self.config.key, "world_size": self.dist.world,
@@ -327,13 +270,7 @@ class Trainer:
             checkpoints.drop_older_states(self.run_dir, step)
             if self.on_checkpoint is not None:
                 self.on_checkpoint(step, folder, step == self.steps)
-        self._barrier()
-
-    def _barrier(self) -> None:
-        if self.dist.world > 1:
-            import torch.distributed as dist
-
-            dist.barrier()
+        self.dist.barrier()
 
     def _resume(self, student, optimizer, scheduler) -> int:
         from xlcli.errors import XlcliError
@@ -361,7 +298,6 @@ class Trainer:
 
     def run(self) -> int:
         """Train to ``steps`` (resuming from the newest checkpoint); return the step it started at."""
-        torch = self.torch
         student = self.encoder.model
         for name, parameter in student.named_parameters():
             # The HF pooler head is not part of the embedding (pooling reads last_hidden_state);
@@ -374,11 +310,7 @@ class Trainer:
         optimizer, scheduler = self._optimizer(student)
         self._seed()
         start = self._resume(student, optimizer, scheduler)
-        if self.dist.world > 1:
-            from torch.nn.parallel import DistributedDataParallel
-
-            device_ids = [torch.device(self.device).index] if self.device.startswith("cuda") else None
-            model = DistributedDataParallel(student, device_ids=device_ids)
+        model = self.dist.wrap(student, self.device)
         if self.on_start is not None and self.dist.main:
             self.on_start(start)
         self.encoder.model = model  # Encoder.embed runs the (possibly DDP-wrapped) model

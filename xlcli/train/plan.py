@@ -20,8 +20,9 @@ from xlcli.store import Store, invocations
 from xlcli.store.catalog import resolve_dataset
 from xlcli.train import checkpoints, runs
 from xlcli.train.config import TrainConfig
-from xlcli.train.loop import Distributed, TrainData, Trainer, init_distributed, total_steps, training_device
-from xlcli.train.pairs import PairSet, build, guard_parallel, holdout
+from xlcli.train.distributed import Distributed, finish_distributed, init_distributed, training_device
+from xlcli.train.loop import TrainData, Trainer, total_steps
+from xlcli.train.pairs import PairSet, build, guard, holdout, sentence_keys
 
 
 @dataclass
@@ -82,10 +83,10 @@ def prepare(store: Store, config: TrainConfig) -> Plan:
         plan.pair_set = build(conn, dataset, config.pairs, split=config.split, allow_leakage=config.allow_leakage, holdout_=held)
         parallel = []
         if config.parallel:
-            from xlcli.train import parallel as parallel_data
+            from xlcli.train import alignment_data
 
-            for name, sentences in parallel_data.load(conn, list(config.parallel)).items():
-                kept, leaks = guard_parallel(sentences, held, config.allow_leakage)
+            for name, sentences in alignment_data.load(conn, list(config.parallel)).items():
+                kept, leaks = guard(sentences, held, config.allow_leakage, keys=sentence_keys)
                 if not kept:
                     raise XlcliError(f"--parallel {name}: every sentence pair equals an evaluation query; none is left to train on")
                 plan.parallel_leaks.update(leaks)
@@ -151,7 +152,7 @@ def execute(store: Store, plan: Plan, *, progress: bool = True) -> Result:
     plan.dist = init_distributed(plan.device)
     if not plan.dist.main:
         _trainer(plan).run()
-        _finish_distributed(plan)
+        finish_distributed(plan.dist)
         return Result(config.name, steps=plan.steps)
 
     result = Result(config.name, steps=plan.steps, summary=plan.summary())
@@ -194,17 +195,8 @@ def execute(store: Store, plan: Plan, *, progress: bool = True) -> Result:
         result.summary.update({"seconds": round(result.seconds, 2), "started_at_step": result.started_at_step,
                                "models": result.models, "final_losses": result.final_losses})
         inv.summary = result.summary
-    _finish_distributed(plan)
+    finish_distributed(plan.dist)
     return result
-
-
-def _finish_distributed(plan: Plan) -> None:
-    """Every rank waits for rank 0's bookkeeping, then leaves the process group."""
-    if plan.dist.world > 1:
-        import torch.distributed as dist
-
-        dist.barrier()
-        dist.destroy_process_group()
 
 
 def _trainer(plan: Plan, **callbacks) -> Trainer:

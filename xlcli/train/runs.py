@@ -98,13 +98,3 @@ def register_checkpoint(conn: Connection, base_settings, folder: Path, dim: int,
     settings = replace(base_settings, name=checkpoint_name(run_name, step, final), source="checkpoint", path=str(Path(folder).resolve()))
     return register_model(conn, settings, dim, base_model_id=base_model_id, training_run_id=run_id, step=step,
                           invocation_id=invocation_id)
-
-
-def losses(conn: Connection, run_id: int) -> dict[int, dict[str, float]]:
-    """The loss log of a run: step → {objective: loss}."""
-    result: dict[int, dict[str, float]] = {}
-    for row in conn.execute(
-        text("SELECT step, objective, loss FROM training_log WHERE training_run_id = :r ORDER BY step"), {"r": run_id}
-    ):
-        result.setdefault(row.step, {})[row.objective] = row.loss
-    return result

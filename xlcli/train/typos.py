@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 
 from xlcli.errors import XlcliError
-from xlcli.generate.seeding import derive_seed
+from xlcli.seeding import derive_seed
 
 
 def check_protocol(protocol: str):
