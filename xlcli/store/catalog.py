@@ -6,7 +6,7 @@ from sqlalchemy import Connection, text
 
 from xlcli.errors import XlcliError
 
-RETRIEVAL_KINDS = ("locomo", "beir", "squad")
+RETRIEVAL_KINDS = ("locomo", "beir", "squad", "ir_datasets")
 
 
 def resolve_dataset(conn: Connection, name: str | None, *, kinds: tuple[str, ...] = RETRIEVAL_KINDS):
