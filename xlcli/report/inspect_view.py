@@ -22,7 +22,7 @@ def _top(entry: dict) -> str:
     for t in entry["top"]:
         mark = "[green]✓[/]" if t["relevance"] else ("[dim]·0[/]" if t["relevance"] == 0 else " ")
         lines.append(f"{t['rank']:>2} {mark} {escape(t['ext_id'])} [dim]{t['score']:.3f}[/]")
-    return "\n".join(lines)
+    return "\n".join(lines) or "[dim](nothing retrieved)[/]"
 
 
 def render(result: dict) -> Group:
@@ -50,13 +50,21 @@ def render(result: dict) -> Group:
                           escape(_operations(v["operations"])), rewrites)
         parts.append(table)
     for system in result["systems"]:
-        table = Table("condition", "query", "relevant at rank", "measures", f"top {result['k']}",
-                      title=f"system {system['system']}", title_justify="left", show_lines=True)
+        table = Table(title=f"system {system['system']}", title_justify="left", show_lines=True)
+        table.add_column("condition", no_wrap=True)
+        table.add_column("query")
+        table.add_column("relevant at rank", no_wrap=True)
+        table.add_column("measures")
+        table.add_column(f"top {result['k']}", no_wrap=True)
         for run in system["runs"]:
             for entry in run["entries"]:
                 label = run["condition"] if entry["variant_idx"] is None else f"{run['condition']} #{entry['variant_idx']}"
-                measures = " ".join(f"{m}={v:.3f}" for m, v in entry["measures"].items())
+                measures = "\n".join(f"{m} {v:.3f}" for m, v in entry["measures"].items())
                 table.add_row(escape(label), escape(entry["text"]), escape(_ranks(entry)), measures, _top(entry))
+            if any(e["variant_idx"] is not None for e in run["entries"]):
+                # What eval counts for the query under a variant set: the mean over its variants.
+                measures = "\n".join(f"{m} {v:.3f}" for m, v in run["measures"].items())
+                table.add_row(escape(f"{run['condition']} mean"), f"[dim]mean over {len(run['entries'])} variants[/]", "", measures, "")
         if not system["runs"]:
             table.add_row("–", "no eval run of this system covers this query", "", "", "")
         parts.append(table)
