@@ -114,3 +114,18 @@ def test_interrupted_ingest_resumes_to_the_same_rows(tmp_path):
     assert _content(broken) == _content(whole)
     assert _rows(broken, "SELECT count(*), max(attempts), min(state) FROM invocations") == [(1, 2, "done")]
     assert _rows(broken, "SELECT count(DISTINCT invocation_id) FROM passages") == [(1,)]
+
+
+# The ids the README gives as examples (looked up in the installed registry; nothing is downloaded).
+README_IDS = ["mmarco/v2/es/dev/small", "mmarco/v2/de/dev/small", "mmarco/v2/fr/dev/small", "mmarco/v2/ru/dev/small",
+              "miracl/es/dev", "miracl/de/dev", "miracl/fr/dev", "miracl/ru/dev", "mr-tydi/ru/test",
+              "neuclir/1/ru/trec-2022", "neuclir/1/ru/trec-2023", "beir/scifact/test"]
+
+
+def test_readme_dataset_ids_exist_in_the_registry():
+    import ir_datasets
+
+    registered = set(ir_datasets.registry)
+    assert [i for i in README_IDS if i not in registered] == []
+    readme = (__import__("pathlib").Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    assert all(i in readme for i in README_IDS)

@@ -219,7 +219,7 @@ def render(c: Comparison, fmt: str) -> str | Group:
             out += [f"**{title}**", "", "| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
             out += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
             out.append("")
-        return "\n".join(out) + caption(c) + "\n"
+        return "\n".join(out) + "\n" + caption(c) + "\n"
     if fmt == "latex":
         return "".join(_latex(title, header, rows) for title, header, rows in sections) + f"% {caption(c)}\n"
     tables = []
