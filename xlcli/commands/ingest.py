@@ -125,3 +125,7 @@ def ingest_translations_command(
 from xlcli.commands import ingest_parallel  # noqa: E402  (its own module: owned by the train step)
 
 app.command("parallel")(ingest_parallel.parallel)
+
+from xlcli.commands import ingest_irds  # noqa: E402  (its own module: ir_datasets is an optional extra)
+
+app.command("ir-datasets")(ingest_irds.ir_datasets_command)

@@ -21,14 +21,21 @@ def report(
     baseline: str | None = typer.Option(None, "--baseline", help="System (index name) the others are compared with (default: the first)."),
     measure: str = typer.Option("R@10", "--measure", help="Measure to report (one that eval computed)."),
     by: str = typer.Option("language,condition", "--by", help="language,condition (default) or category (LoCoMo)."),
-    langs: str | None = typer.Option(None, "--langs", help="Only these languages."),
+    langs: str | None = typer.Option(None, "--langs", "--lang", help="Only these languages."),
     fmt: str = typer.Option("rich", "--format", help="rich, md, csv, json or latex."),
     plot: Path | None = typer.Option(None, "--plot", help="Write the degradation plot (measure vs edit distance) to this PNG."),
     degradation_view: bool = typer.Option(True, "--degradation/--no-degradation", help="Show the degradation bars (rich format)."),
+    compare: str | None = typer.Option(None, "--compare", help="A,B: per-query wins/ties/losses of system B against A, largest gains and losses."),
+    condition: str = typer.Option("clean", "--condition", help="With --compare: clean, typo:NAME or a variant set's name."),
+    worst: int = typer.Option(10, "--worst", help="With --compare: how many largest gains and losses to list."),
 ) -> None:
     """Tables of an eval: rows = systems, columns = languages × {clean, misspelled}, drops, gains with significance."""
     if fmt not in render.FORMATS:
         raise XlcliError(f"--format {fmt}: use one of {', '.join(render.FORMATS)}")
+    if compare is not None:
+        from xlcli.commands.report_compare import report_compare
+
+        return report_compare(ctx, compare, dataset=dataset, measure=measure, langs=langs, condition=condition, worst=worst, fmt=fmt)
     if by not in ("language,condition", "condition,language", "language", "category"):
         raise XlcliError(f"--by {by}: use language,condition or category")
     invocation_ids = None
