@@ -36,7 +36,7 @@ from sqlalchemy import Connection, text
 
 from xlcli import languages, metrics
 from xlcli.errors import XlcliError
-from xlcli.index import BM25, index_status, optional_bar, resolve_index
+from xlcli.index import BM25, optional_bar, require_complete, resolve_index
 from xlcli.models import ModelSettings, resolve_model
 from xlcli.search import DenseIndex, Ranking, bm25_search
 from xlcli.store import Store, invocations
@@ -107,12 +107,7 @@ def plan(
         raise XlcliError("--index: give at least one index name")
     rows = [dict(resolve_index(conn, name)) for name in dict.fromkeys(index_names)]
     for row in rows:
-        entries, total = index_status(conn, row["id"], row["dataset_id"])
-        if entries < total:
-            raise XlcliError(
-                f"index {row['name']!r} is not complete ({entries:,} of {total:,} passages): "
-                "finish it by re-running its `xlcli index` command"
-            )
+        require_complete(conn, row)
     dataset_ids = {r["dataset_id"] for r in rows}
     if len(dataset_ids) > 1:
         raise XlcliError("--index: these indexes are built on different datasets; evaluate them separately")
@@ -231,6 +226,8 @@ class Retriever:
     """Ranks query texts with one index; dense indexes share encoders and query vectors by model."""
 
     def __init__(self, store: Store, device: str = "auto", batch_size: int = 64):
+        if batch_size < 1:  # checked here too for library callers: 0 or less would never end a batch
+            raise XlcliError(f"--batch-size {batch_size}: must be at least 1")
         self.store, self.device, self.batch_size = store, device, batch_size
         self._encoders: dict[str, object] = {}
         self._vectors: dict[str, dict[str, np.ndarray]] = {}

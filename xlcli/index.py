@@ -208,6 +208,16 @@ def index_status(conn: Connection, index_id: int, dataset_id: int) -> tuple[int,
     return entries, total
 
 
+def require_complete(conn: Connection, row) -> None:
+    """Refuse to rank with a half-built index: its rankings would silently miss passages."""
+    entries, total = index_status(conn, row["id"], row["dataset_id"])
+    if entries < total:
+        raise XlcliError(
+            f"index {row['name']!r} is not complete ({entries:,} of {total:,} passages): "
+            "finish it by re-running its `xlcli index` command"
+        )
+
+
 def _refresh_status(store: Store, index_id: int, dataset_id: int) -> str:
     """'done' when every passage of the dataset is indexed (by whichever shard finished last)."""
     with store.read() as conn:
@@ -295,7 +305,8 @@ def build(
     # new invocation that indexes just those.
     params = {"index": name, **identity, "shard": list(shard_spec) if shard_spec else None,
               "passages": [len(passages), passages[-1].id]}
-    with invocations.step(store, "index", params) as inv:
+    # Exclusive: a second process with the same command would redo every batch beside the first.
+    with invocations.step(store, "index", params, exclusive=True) as inv:
         if inv.already_done:  # finished by a concurrent process with the same command
             result.nothing_to_do = True
             result.already_indexed = result.total

@@ -24,7 +24,7 @@ from pathlib import Path
 import typer
 from sqlalchemy import text
 
-from xlcli.datasets.files import sha256
+from xlcli.datasets.files import read_text, sha256
 from xlcli.errors import XlcliError
 from xlcli.store import Store, invocations
 from xlcli.store.invocations import display_state
@@ -128,7 +128,7 @@ def load(path: Path, overrides: dict[str, dict] | None = None) -> Study:
     """Parse and check a config; ``overrides`` ({run: {key: value}}) change the steps it names."""
     if not path.is_file():
         raise XlcliError(f"{path}: no such config file")
-    raw = path.read_text(encoding="utf-8")
+    raw = read_text(path)  # one line for a file that is not UTF-8 or is empty
     try:
         config = tomllib.loads(raw)
     except tomllib.TOMLDecodeError as exc:
@@ -139,6 +139,12 @@ def load(path: Path, overrides: dict[str, dict] | None = None) -> Study:
     tables = config.get("step") or []
     if not isinstance(tables, list) or not tables:
         raise XlcliError(f"{path}: no [[step]] tables")
+    db = config.get("db")
+    if db is not None and (not isinstance(db, str) or not db.strip()):
+        raise XlcliError(f"{path}: db must be a file path in quotes, e.g. db = \"study.db\" (got {db!r})")
+    for number, table in enumerate(tables, start=1):
+        if not isinstance(table, dict):
+            raise XlcliError(f"{path}: step {number} is not a table; write each step as a [[step]] table")
     for table in tables:
         if isinstance(table, dict) and overrides and str(table.get("run")) in overrides:
             table.update(overrides[str(table["run"])])
@@ -172,7 +178,6 @@ def load(path: Path, overrides: dict[str, dict] | None = None) -> Study:
                 options.extend(args)
             files.extend(found)
         steps.append(Step(number, step_line, " ".join(words), [*words, *positional, *options], files))
-    db = config.get("db")
     return Study(path, (base / db) if db and not Path(db).is_absolute() else (Path(db) if db else None), steps)
 
 

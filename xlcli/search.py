@@ -177,7 +177,7 @@ def open_dense(store: Store, index_row) -> DenseIndex:
 
 def run_query(store: Store, index_name: str, query: str, *, k: int = 10, scope: str | None = None, device: str = "auto") -> list[dict]:
     """``xlcli search``: one query against one index, with passage ids and texts."""
-    from xlcli.index import BM25, resolve_index
+    from xlcli.index import BM25, require_complete, resolve_index
     from xlcli.models import resolve_model
 
     if k < 1:
@@ -186,6 +186,7 @@ def run_query(store: Store, index_name: str, query: str, *, k: int = 10, scope: 
         raise XlcliError("the query is empty")
     with store.read() as conn:
         row = resolve_index(conn, index_name)
+        require_complete(conn, row)
         if scope is not None:
             _check_scope(conn, row, scope)
         if row["kind"] == BM25:
