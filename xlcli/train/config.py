@@ -9,6 +9,7 @@ recorded but left out of the key (a run interrupted on a GPU may be finished on 
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import asdict, dataclass, field, replace
 
@@ -105,6 +106,14 @@ class TrainConfig:
 
     def validated(self) -> TrainConfig:
         """Check every value (one clear error each); fill the defaults that depend on others."""
+        floats = {"--typo-aware": self.typo_aware, "--align-weight": self.align_weight, "--lr": self.lr, "--warmup": self.warmup,
+                  "--temperature": self.temperature, "--weight-decay": self.weight_decay, "--max-grad-norm": self.max_grad_norm,
+                  "--epochs": self.epochs}
+        for flag, value in floats.items():  # nan passes every comparison below; inf would never end a run
+            if value is not None and not math.isfinite(value):
+                raise XlcliError(f"{flag} {value}: give a finite number")
+        if not 0 <= self.seed < 2**63:
+            raise XlcliError(f"--seed {self.seed}: give a whole number from 0 to 2**63 - 1")
         if not _NAME.match(self.name or ""):
             raise XlcliError(f"--name {self.name!r}: use letters, digits, '.', '_' or '-' (it names a folder and models)")
         if not 0.0 <= self.typo_aware <= 1.0:
