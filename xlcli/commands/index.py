@@ -23,9 +23,9 @@ def index(
     query_prefix: str | None = typer.Option(None, "--query-prefix", help="Prefix for queries, e.g. 'query: '."),
     passage_prefix: str | None = typer.Option(None, "--passage-prefix", help="Prefix for passages, e.g. 'passage: '."),
     max_length: int | None = typer.Option(
-        None, "--max-length", **TOKENS, help="Max tokens per text (default: the model's sentence-transformers setting, else 256).", show_default=False
+        None, "--max-length", callback=TOKENS, help="Max tokens per text (default: the model's sentence-transformers setting, else 256).", show_default=False
     ),
-    batch_size: int = typer.Option(64, "--batch-size", **BATCH, help="Passages per batch (one transaction each)."),
+    batch_size: int = typer.Option(64, "--batch-size", callback=BATCH, help="Passages per batch (one transaction each)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps."),
     shard: str | None = typer.Option(None, "--shard", help="i/n: encode only passages with id % n == i-1 (run n processes at once)."),
     augment: str | None = typer.Option(

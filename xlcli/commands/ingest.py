@@ -9,7 +9,7 @@ from rich.table import Table
 
 from xlcli import languages
 from xlcli.commands.common import open_existing, open_for_write, out, print_json
-from xlcli.commands.ranges import SEED, real
+from xlcli.commands.ranges import FRACTION, SEED
 from xlcli.datasets import beir, locomo, squad, translations
 from xlcli.datasets.files import sha256
 from xlcli.ingest import IngestResult, ingest_collection, ingest_translations, require_sources
@@ -58,8 +58,8 @@ def ingest_locomo(
     file: Path = typer.Argument(..., help="LoCoMo JSON (e.g. locomo10.json)."),
     name: str | None = typer.Option(None, "--name", help="Dataset name (default: the file's stem)."),
     test_conversations: str | None = typer.Option(None, "--test-conversations", help="Comma-separated sample ids that form the evaluation split."),
-    test_fraction: float | None = typer.Option(None, "--test-fraction", callback=real(above=0.0, at_most=1.0), help="Fraction of conversations drawn (seeded) for the evaluation split."),
-    seed: int = typer.Option(0, "--seed", **SEED, help="Seed for --test-fraction."),
+    test_fraction: float | None = typer.Option(None, "--test-fraction", callback=FRACTION, help="Fraction of conversations drawn (seeded) for the evaluation split."),
+    seed: int = typer.Option(0, "--seed", callback=SEED, help="Seed for --test-fraction."),
     units: str = typer.Option("turns", "--units", help="Retrieval units: turns, observations, summaries (comma-separated)."),
     as_json: bool = JSON_OPTION,
 ) -> None:

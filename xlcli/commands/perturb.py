@@ -7,7 +7,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from xlcli.commands.common import open_existing, out, print_json
-from xlcli.commands.ranges import PER_ITEM, SEED, real
+from xlcli.commands.ranges import FRACTION, PER_ITEM, SEED
 from xlcli.errors import XlcliError
 
 LAYOUT_HELP = (
@@ -23,10 +23,10 @@ def perturb(
     dataset: str | None = typer.Option(None, "--dataset", help="Dataset name (optional when the store holds one)."),
     langs: str | None = typer.Option(None, "--langs", help="Comma-separated languages (default: all of the dataset's)."),
     split: str | None = typer.Option(None, "--split", help="Only this split (default: all)."),
-    variants: int | None = typer.Option(None, "--variants", "-n", **PER_ITEM, help="Variants per query (default 10).", show_default=False),
-    rate: float | None = typer.Option(None, "--rate", callback=real(above=0.0, at_most=1.0), help="rate/diacritics: probability that a word is perturbed (default 0.1).", show_default=False),
-    max_edits: int | None = typer.Option(None, "--max-edits", **PER_ITEM, help="rate/diacritics/mixed: most words changed per variant (default 2).", show_default=False),
-    seed: int = typer.Option(13, "--seed", **SEED, help="Seed; with the query text, protocol and parameters it fixes every variant."),
+    variants: int | None = typer.Option(None, "--variants", "-n", callback=PER_ITEM, help="Variants per query (default 10).", show_default=False),
+    rate: float | None = typer.Option(None, "--rate", callback=FRACTION, help="rate/diacritics: probability that a word is perturbed (default 0.1).", show_default=False),
+    max_edits: int | None = typer.Option(None, "--max-edits", callback=PER_ITEM, help="rate/diacritics/mixed: most words changed per variant (default 2).", show_default=False),
+    seed: int = typer.Option(13, "--seed", callback=SEED, help="Seed; with the query text, protocol and parameters it fixes every variant."),
     layout: list[str] | None = typer.Option(None, "--layout", help=LAYOUT_HELP),
     name: str | None = typer.Option(None, "--name", help="Name of a new variant set (default: the protocol, e.g. ielab, rate-0.1)."),
     preview: str | None = typer.Option(None, "--preview", help="Perturb this text and print the variants; the store is not touched."),

@@ -1,9 +1,10 @@
-"""The ranges of numeric options, checked by the parser so that an absurd number never reaches the store.
+"""The ranges of numeric options, checked while the command line is parsed — before any store is
+opened — so that an absurd number never reaches the library or the store.
 
-Integers get click's ``IntRange`` through typer's ``min=``/``max=`` (spread from the dicts below);
-floats get a callback from :func:`real`, because click's ``FloatRange`` lets ``nan`` through (every
-comparison with it is false) and typer does not expose its open bounds. A wrong value is a click
-usage error, which the root turns into one ``Error:`` line with exit code 2.
+Each range is a typer callback that raises :class:`~xlcli.errors.XlcliError`, which the root turns
+into one ``Error: --flag value: ...`` line with exit code 2, like every other user mistake (and like
+the checks the library repeats for its own callers). Floats are also refused when ``nan`` or
+infinite: ``nan`` passes every comparison, so click's ``FloatRange`` would let it through.
 """
 
 from __future__ import annotations
@@ -13,40 +14,66 @@ from collections.abc import Callable
 
 import typer
 
-# Seeds feed random.Random, numpy (non-negative only) and torch, and are stored as SQLite INTEGERs.
-SEED = {"min": 0, "max": 2**63 - 1}
-# Items per model call or per transaction; beyond this a batch no longer fits any device.
-BATCH = {"min": 1, "max": 100_000}
-# Token budgets: no tokenizer/model here takes more than this.
-TOKENS = {"min": 1, "max": 100_000}
-# Ranking depths and k: sqlite-vec's own KNN limit is lower (checked where it applies).
-DEPTH = {"min": 1, "max": 100_000}
-# Counts of things made per item (variants, queries per passage, beams, negatives).
-PER_ITEM = {"min": 1, "max": 1000}
-POSITIVE = {"min": 1}
-# Training length: far beyond any study here, but an int and a float that fit every counter.
-MAX_STEPS = 10_000_000
-MAX_EPOCHS = 10_000.0
+from xlcli.errors import XlcliError
+
+Check = Callable[[typer.CallbackParam, object], object]
+
+
+def _flag(param: typer.CallbackParam) -> str:
+    return param.opts[0] if param.opts else f"--{param.name}"
+
+
+def whole(minimum: int | None = None, maximum: int | None = None) -> Check:
+    """An int option within [minimum, maximum] (None — an unset option — passes)."""
+
+    def check(param: typer.CallbackParam, value: int | None) -> int | None:
+        if value is None:
+            return None
+        if minimum is not None and value < minimum:
+            raise XlcliError(f"{_flag(param)} {value}: must be at least {minimum}")
+        if maximum is not None and value > maximum:
+            raise XlcliError(f"{_flag(param)} {value}: must be at most {maximum:,}")
+        return value
+
+    return check
 
 
 def real(*, above: float | None = None, at_least: float | None = None, below: float | None = None,
-         at_most: float | None = None) -> Callable[[float | None], float | None]:
-    """A callback that accepts a finite float within the bounds (None — an unset option — passes)."""
+         at_most: float | None = None) -> Check:
+    """A finite float option within the bounds (None — an unset option — passes)."""
     lower = f"> {above:g}" if above is not None else (f">= {at_least:g}" if at_least is not None else "")
     upper = f"< {below:g}" if below is not None else (f"<= {at_most:g}" if at_most is not None else "")
-    wanted = " and ".join(part for part in (lower, upper) if part) or "finite"
+    wanted = " and ".join(part for part in (lower, upper) if part)
 
-    def check(value: float | None) -> float | None:
+    def check(param: typer.CallbackParam, value: float | None) -> float | None:
         if value is None:
             return None
         ok = math.isfinite(value)
         ok = ok and (above is None or value > above) and (at_least is None or value >= at_least)
         ok = ok and (below is None or value < below) and (at_most is None or value <= at_most)
         if not ok:
-            raise typer.BadParameter(f"{value:g} is not a number {wanted}" if wanted != "finite" else f"{value:g} is not finite")
+            raise XlcliError(f"{_flag(param)} {value:g}: must be a finite number" + (f" {wanted}" if wanted else ""))
         return value
 
     return check
 
 
+# Seeds feed random.Random, numpy (non-negative only) and torch, and are stored as SQLite INTEGERs.
+SEED = whole(0, 2**63 - 1)
+# Items per model call or per transaction; beyond this a batch no longer fits any device.
+BATCH_MAX = 100_000
+BATCH = whole(1, BATCH_MAX)
+# Token budgets: no tokenizer or model here takes more.
+TOKENS_MAX = 100_000
+TOKENS = whole(1, TOKENS_MAX)
+# Ranking depths and k (sqlite-vec's own, lower KNN limit is checked where it applies).
+DEPTH = whole(1, 100_000)
+# Counts of things made per item: variants, queries per passage, beams, negatives, edits.
+PER_ITEM = whole(1, 1000)
+POSITIVE = whole(1)
 PROBABILITY = real(at_least=0.0, at_most=1.0)
+FRACTION = real(above=0.0, at_most=1.0)
+NON_NEGATIVE = real(at_least=0.0)
+# Training length: far beyond any study here, but within every counter.
+STEPS = whole(1, 10_000_000)
+EPOCHS = real(above=0.0, at_most=10_000.0)
