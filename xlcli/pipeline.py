@@ -124,6 +124,22 @@ def _value_args(option: str, value, param, where: str, base: Path) -> tuple[list
     return args, files
 
 
+def _check_values(command, args: list[str], where: str, run: str) -> None:
+    """Parse a step's arguments as its command will (types, ranges, required options), so that a wrong
+    value is refused when the config loads — before any step has run or written."""
+    try:
+        with command.make_context(run, list(args)):
+            pass
+    except XlcliError as exc:
+        raise XlcliError(f"{where}: step {run!r}: {exc}") from None
+    except Exception as exc:
+        # The parser's usage errors (typer vendors its own click: matched by their interface, not class).
+        message = getattr(exc, "format_message", None)
+        if message is None:
+            raise
+        raise XlcliError(f"{where}: step {run!r}: {message()}") from None
+
+
 def load(path: Path, overrides: dict[str, dict] | None = None) -> Study:
     """Parse and check a config; ``overrides`` ({run: {key: value}}) change the steps it names."""
     if not path.is_file():
@@ -177,6 +193,7 @@ def load(path: Path, overrides: dict[str, dict] | None = None) -> Study:
                 args, found = _value_args(long, value, param, where, base)
                 options.extend(args)
             files.extend(found)
+        _check_values(command, [*positional, *options], f"{path}:{step_line}", " ".join(words))
         steps.append(Step(number, step_line, " ".join(words), [*words, *positional, *options], files))
     return Study(path, (base / db) if db and not Path(db).is_absolute() else (Path(db) if db else None), steps)
 
