@@ -145,6 +145,24 @@ def test_train_config_refuses_non_finite_and_out_of_range_values(field, value):
         TrainConfig(name="t", **{field: value}).validated()
 
 
+@pytest.mark.parametrize(("kwargs", "message"), [({"num_beams": 0}, "--num-beams 0"), ({"max_new_tokens": -1}, "--max-new-tokens -1")])
+def test_translator_refuses_counts_below_one(kwargs, message):
+    from xlcli.generate.translate import Translator
+
+    with pytest.raises(XlcliError, match=message):
+        Translator(None, None, "cpu", **kwargs)
+
+
+def test_generation_plan_refuses_a_limit_below_one_before_writing(store):
+    from xlcli.generate.runner import plan
+    from xlcli.store import open_store
+
+    before = dump_rows(store)
+    with open_store(store) as s, pytest.raises(XlcliError, match="--limit 0"):
+        plan(s, None, backend="lexicon", model=None, langs=["es"], params={}, requested_name=None, derived_name="x", limit=0)
+    assert dump_rows(store) == before
+
+
 # --- files ------------------------------------------------------------------------------------------
 
 

@@ -16,12 +16,6 @@ app = typer.Typer(help="Generate cross-lingual queries for passages, or machine-
 
 
 
-def _positive(value: int, flag: str, minimum: int = 1) -> int:
-    if value < minimum:
-        raise XlcliError(f"{flag} {value}: must be at least {minimum}")
-    return value
-
-
 @app.command("queries")
 def queries(
     ctx: typer.Context,
@@ -49,8 +43,6 @@ def queries(
     backend = backend or ("lexicon" if lexicon else "seq2seq")
     if backend not in ("seq2seq", "lexicon"):
         raise XlcliError(f"--backend {backend}: use seq2seq or lexicon")
-    if limit is not None and limit < 1:
-        raise XlcliError(f"--limit {limit}: must be at least 1")
     wanted = languages.parse_list(langs) if langs is not None else None
     if backend == "lexicon" and model is not None:
         raise XlcliError("--model is for the seq2seq backend; the lexicon backend uses --lexicon LANG=PATH")
@@ -121,9 +113,6 @@ def translations(
     targets = languages.parse_list(to, where="--to")
     if source in targets:
         raise XlcliError(f"--to {to}: includes the source language {source!r}")
-    _positive(num_beams, "--num-beams")
-    _positive(max_new_tokens, "--max-new-tokens")
-    _positive(batch_size, "--batch-size")
     kind, path = resolve_path(model) if model != "default" else ("package", model)
     model_id = path if kind == "path" else model
     store = open_existing(ctx, write=True)
