@@ -116,6 +116,13 @@ def pick_device(device: str = "auto") -> str:
         raise XlcliError("--device mps: no MPS device is available here (use auto or cpu)")
     if device not in ("cpu", "cuda", "mps") and not device.startswith("cuda:"):
         raise XlcliError(f"--device {device}: use auto, cpu, cuda, cuda:N or mps")
+    if device.startswith("cuda:"):
+        number = device.removeprefix("cuda:")
+        if not number.isdigit():
+            raise XlcliError(f"--device {device}: write cuda:N with N the GPU's number, e.g. cuda:0")
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if int(number) >= count:
+            raise XlcliError(f"--device {device}: no such CUDA device here ({count} available; use auto or cpu)")
     return device
 
 

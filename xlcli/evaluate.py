@@ -367,6 +367,10 @@ def evaluate(
         ext = _ext_ids(conn, p.dataset["id"])
     if trec_out is not None:
         _check_trec_dir(trec_out)
+    if any(r["kind"] != BM25 for r in p.indexes):
+        from xlcli.encoders import pick_device
+
+        pick_device(device)  # a wrong --device is refused here, not as a failed eval invocation
     params = {"indexes": [r["name"] for r in p.indexes], "dataset": p.dataset["name"], "langs": p.langs, "split": split,
               "translator": translator, "variant_sets": [s["condition"] for s in p.variant_sets],
               "measures": [m.name for m in p.measures], "depth": depth}

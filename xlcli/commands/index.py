@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import typer
 
+from xlcli.augment import check_alpha
 from xlcli.commands.common import open_existing, out, print_json
-from xlcli.commands.ranges import BATCH, PROBABILITY, TOKENS
+from xlcli.commands.ranges import BATCH, TOKENS, library
 
 
 def index(
@@ -31,7 +32,7 @@ def index(
     augment: str | None = typer.Option(
         None, "--augment", help="QG augmentation (xQG, SIGIR 2023): generator run name(s), comma-separated, or 'all'."
     ),
-    alpha: float | None = typer.Option(None, "--alpha", callback=PROBABILITY, help="With --augment: e = (1-α)·e_p + α·Σ e_q (default 0.01).", show_default=False),
+    alpha: float | None = typer.Option(None, "--alpha", callback=library(check_alpha), help="With --augment: e = (1-α)·e_p + α·Σ e_q (default 0.01).", show_default=False),
     fusion: str | None = typer.Option(None, "--fusion", help="With --augment: sum (the reference) or mean.", show_default=False),
     gen_langs: str | None = typer.Option(None, "--gen-langs", help="With --augment: only generated queries in these languages."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),

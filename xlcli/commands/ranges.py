@@ -4,7 +4,8 @@ opened — so that an absurd number never reaches the library or the store.
 Each range is a typer callback that raises :class:`~xlcli.errors.XlcliError`, which the root turns
 into one ``Error: --flag value: ...`` line with exit code 2, like every other user mistake (and like
 the checks the library repeats for its own callers). Floats are also refused when ``nan`` or
-infinite: ``nan`` passes every comparison, so click's ``FloatRange`` would let it through.
+infinite: ``nan`` passes every comparison, so click's ``FloatRange`` would let it through. Where the
+library already checks a value (TrainConfig, ``--alpha``), :func:`library` runs that very check.
 """
 
 from __future__ import annotations
@@ -58,6 +59,18 @@ def real(*, above: float | None = None, at_least: float | None = None, below: fl
     return check
 
 
+def library(check: Callable[..., object], *args) -> Check:
+    """A callback running the library's own check, ``check(*args, value)``: one rule and one message
+    for the parser and for callers of the library (e.g. TrainConfig's CHECKS, augment.check_alpha)."""
+
+    def callback(param: typer.CallbackParam, value):
+        if value is not None:
+            check(*args, value)
+        return value
+
+    return callback
+
+
 # Seeds feed random.Random, numpy (non-negative only) and torch, and are stored as SQLite INTEGERs.
 SEED = whole(0, 2**63 - 1)
 # Items per model call or per transaction; beyond this a batch no longer fits any device.
@@ -71,9 +84,4 @@ DEPTH = whole(1, 100_000)
 # Counts of things made per item: variants, queries per passage, beams, negatives, edits.
 PER_ITEM = whole(1, 1000)
 POSITIVE = whole(1)
-PROBABILITY = real(at_least=0.0, at_most=1.0)
 FRACTION = real(above=0.0, at_most=1.0)
-NON_NEGATIVE = real(at_least=0.0)
-# Training length: far beyond any study here, but within every counter.
-STEPS = whole(1, 10_000_000)
-EPOCHS = real(above=0.0, at_most=10_000.0)

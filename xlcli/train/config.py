@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
 from xlcli import languages
@@ -71,6 +72,40 @@ def parse_pair_sources(value: str) -> tuple[PairSource, ...]:
     return tuple(PairSource(kind, tuple(langs), run) for (kind, run), langs in merged.items())
 
 
+# One check per numeric parameter: read by TrainConfig.validated() and, through
+# xlcli/commands/train.py, by the parser (so `train --lr nan` is refused before the store opens).
+CHECKS: dict[str, tuple[Callable[[float], bool], str]] = {
+    "typo_aware": (lambda v: 0.0 <= v <= 1.0, "give a probability between 0 and 1 (the papers use 0.5)"),
+    "align_weight": (lambda v: v >= 0, "give a weight >= 0"),
+    "epochs": (lambda v: 0 < v <= 10_000, "give a positive number of passes (at most 10,000)"),
+    "steps": (lambda v: 1 <= v <= 10_000_000, "give 1 to 10,000,000 steps"),
+    "batch_size": (lambda v: 2 <= v <= 100_000, "in-batch negatives need at least 2 (and at most 100,000 fit a batch)"),
+    "lr": (lambda v: 0 < v <= 1, "give a positive learning rate (at most 1)"),
+    "warmup": (lambda v: 0.0 <= v < 1.0, "give the warm-up as a fraction of the steps, in [0, 1)"),
+    "temperature": (lambda v: 0 < v <= 100, "give a positive temperature (at most 100)"),
+    "max_length": (lambda v: 8 <= v <= 100_000, "give at least 8 tokens (at most 100,000)"),
+    "grad_accum": (lambda v: 1 <= v <= 100_000, "give 1 to 100,000 micro-batches"),
+    "weight_decay": (lambda v: v >= 0, "give a value >= 0"),
+    "max_grad_norm": (lambda v: v > 0, "give a positive norm"),
+    "negatives_per_query": (lambda v: 1 <= v <= 1000, "give 1 to 1,000"),
+    "seed": (lambda v: 0 <= v < 2**63, "give a whole number from 0 to 2**63 - 1"),
+    "save_every": (lambda v: v >= 1, "give at least 1"),
+}
+
+
+def check_value(name: str, value) -> None:
+    """One parameter against :data:`CHECKS` (None — not given — passes); nan and inf never pass."""
+    if value is None:
+        return
+    flag = "--" + name.replace("_", "-")
+    shown = f"{value:g}" if isinstance(value, float) else str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise XlcliError(f"{flag} {shown}: give a finite number")
+    accepts, why = CHECKS[name]
+    if not accepts(value):
+        raise XlcliError(f"{flag} {shown}: {why}")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     name: str
@@ -106,40 +141,12 @@ class TrainConfig:
 
     def validated(self) -> TrainConfig:
         """Check every value (one clear error each); fill the defaults that depend on others."""
-        floats = {"--typo-aware": self.typo_aware, "--align-weight": self.align_weight, "--lr": self.lr, "--warmup": self.warmup,
-                  "--temperature": self.temperature, "--weight-decay": self.weight_decay, "--max-grad-norm": self.max_grad_norm,
-                  "--epochs": self.epochs}
-        for flag, value in floats.items():  # nan passes every comparison below; inf would never end a run
-            if value is not None and not math.isfinite(value):
-                raise XlcliError(f"{flag} {value}: give a finite number")
-        if not 0 <= self.seed < 2**63:
-            raise XlcliError(f"--seed {self.seed}: give a whole number from 0 to 2**63 - 1")
         if not _NAME.match(self.name or ""):
             raise XlcliError(f"--name {self.name!r}: use letters, digits, '.', '_' or '-' (it names a folder and models)")
-        if not 0.0 <= self.typo_aware <= 1.0:
-            raise XlcliError(f"--typo-aware {self.typo_aware:g}: give a probability between 0 and 1 (the papers use 0.5)")
         if self.epochs is not None and self.steps is not None:
             raise XlcliError("give either --epochs or --steps, not both")
-        if self.steps is not None and self.steps < 1:
-            raise XlcliError(f"--steps {self.steps}: give at least 1")
-        if self.epochs is not None and not self.epochs > 0:
-            raise XlcliError(f"--epochs {self.epochs:g}: give a positive number")
-        checks = [
-            (self.batch_size >= 2, f"--batch-size {self.batch_size}: in-batch negatives need at least 2"),
-            (self.lr > 0, f"--lr {self.lr:g}: give a positive learning rate"),
-            (0.0 <= self.warmup < 1.0, f"--warmup {self.warmup:g}: give the warm-up as a fraction of the steps, in [0, 1)"),
-            (self.temperature > 0, f"--temperature {self.temperature:g}: give a positive temperature"),
-            (self.max_length >= 8, f"--max-length {self.max_length}: give at least 8 tokens"),
-            (self.grad_accum >= 1, f"--grad-accum {self.grad_accum}: give at least 1"),
-            (self.save_every >= 1, f"--save-every {self.save_every}: give at least 1"),
-            (self.align_weight >= 0, f"--align-weight {self.align_weight:g}: give a weight >= 0"),
-            (self.negatives_per_query >= 1, f"--negatives-per-query {self.negatives_per_query}: give at least 1"),
-            (self.max_grad_norm > 0, f"--max-grad-norm {self.max_grad_norm:g}: give a positive norm"),
-            (self.weight_decay >= 0, f"--weight-decay {self.weight_decay:g}: give a value >= 0"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise XlcliError(message)
+        for name in CHECKS:
+            check_value(name, getattr(self, name))
         if self.self_teaching and self.typo_aware == 0.0:
             raise XlcliError("--self-teaching needs misspelled queries: give --typo-aware P (the paper uses 0.5)")
         if self.typo_aware > 0.0:
