@@ -37,10 +37,19 @@ def committed_fixture(relative: str) -> Path:
 
 # --- the store -------------------------------------------------------------------------------
 
-def rows(db: Path, sql: str, **params) -> list[tuple]:
-    """The rows of one query on the store, as tuples."""
+def rows(db: Path, sql: str, **params) -> list:
+    """The rows of one query on the store (SQLAlchemy rows: equal to tuples, columns as attributes)."""
     with open_store(db, write=False) as store, store.read() as conn:
-        return [tuple(r) for r in conn.execute(text(sql), params).all()]
+        return conn.execute(text(sql), params).all()
+
+
+def generated_queries(db: Path, run: str | None = None) -> list[tuple]:
+    """(passage ext id, lang, idx, text) of every generated query (of one generator run), sorted."""
+    sql = ("SELECT p.ext_id, q.lang, q.idx, q.text FROM generated_queries q JOIN passages p ON p.id = q.passage_id"
+           " JOIN generator_runs g ON g.id = q.generator_run_id")
+    if run:
+        sql += " WHERE g.name = :run"
+    return sorted(tuple(r) for r in rows(db, sql + " ORDER BY 1, 2, 3", run=run))
 
 
 def snapshot(db: Path) -> dict[str, list[tuple]]:
@@ -331,6 +340,28 @@ def corpus_texts() -> list[str]:
         texts.extend(q["question"] for q in sample["qa"])
     texts.extend(t["text"] for t in SMALL_TRANSLATIONS)
     return texts
+
+
+LANG_WORDS = ["Generate", "question:", "Spanish", "German", "French", "Russian", "Arabic"]
+
+
+def make_tiny_t5(directory: Path, *, seed: int = 0) -> Path:
+    """A 2-layer T5 with random weights and a word-level tokenizer trained in memory."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast, T5Config, T5ForConditionalGeneration
+
+    tokenizer = Tokenizer(models.WordLevel(unk_token="<unk>"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer.train_from_iterator([*corpus_texts(), " ".join(LANG_WORDS)],
+                                  trainers.WordLevelTrainer(special_tokens=["<pad>", "</s>", "<unk>"]))
+    fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token="<pad>", eos_token="</s>", unk_token="<unk>")
+    config = T5Config(vocab_size=len(fast), d_model=32, d_ff=64, d_kv=16, num_layers=2, num_decoder_layers=2,
+                      num_heads=2, decoder_start_token_id=0, pad_token_id=0, eos_token_id=1)
+    torch.manual_seed(seed)
+    T5ForConditionalGeneration(config).save_pretrained(directory)
+    fast.save_pretrained(directory)
+    return directory
 
 
 @pytest.fixture(scope="session")
