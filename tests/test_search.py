@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import beir_folder
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -91,14 +91,6 @@ def test_identical_passages_tie_and_are_ordered_by_ext_id_descending():
     assert [p for p, _ in ranking] == [13, 10]
 
 
-def _beir_folder(root: Path, docs: dict[str, str], queries: dict[str, str]) -> Path:
-    (root / "qrels").mkdir(parents=True)
-    (root / "corpus.jsonl").write_text("".join(json.dumps({"_id": d, "title": "", "text": t}) + "\n" for d, t in docs.items()))
-    (root / "queries.jsonl").write_text("".join(json.dumps({"_id": q, "text": t}) + "\n" for q, t in queries.items()))
-    (root / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join(f"{q}\td1\t1\n" for q in queries))
-    return root
-
-
 def fts5_bm25(docs: dict[str, str], query_terms: list[str], k1: float = 1.2, b: float = 0.75) -> dict[str, float]:
     """BM25 as SQLite documents it for FTS5's bm25() (negated): IDF = ln((N − n + 0.5)/(n + 0.5)), min 1e-6."""
     tokens = {d: t.lower().split() for d, t in docs.items()}
@@ -126,7 +118,7 @@ def test_bm25_scores_follow_the_fts5_formula_and_user_syntax_is_inert(cli, db, t
         "d5": "the park was closed",
         "d6": "quiet morning",
     }
-    cli("ingest", "beir", _beir_folder(tmp_path / "beir", docs, {"q1": "dog park"}), "--name", "tiny-beir")
+    cli("ingest", "beir", beir_folder(tmp_path / "beir", docs, {"q1": "dog park"}), "--name", "tiny-beir")
     cli("index", "--name", "bm", "--bm25")
     with open_store(db, write=False) as store, store.read() as conn:
         row = resolve_index(conn, "bm")
