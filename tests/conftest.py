@@ -143,7 +143,7 @@ FAKE_MODEL = "fake:64"
 @pytest.fixture
 def fake_model(monkeypatch) -> str:
     """``--model`` spec of the fake encoder, registered as the encoder backend ``fake`` for this test."""
-    monkeypatch.setitem(BACKENDS, "fake", Backend(FakeEncoder, help="deterministic torch-free test encoder"))
+    monkeypatch.setitem(BACKENDS, "fake", Backend(FakeEncoder))
     return FAKE_MODEL
 
 

@@ -62,7 +62,6 @@ class Backend:
     gives ``load`` an :class:`EncoderConfig` whose ``path`` is the argument (plus the device)."""
 
     load: Callable[[EncoderConfig, str], TextEncoder]
-    help: str = ""
 
 
 # name -> backend; Hugging Face models (default, a directory, a hub id) need no entry.

@@ -11,7 +11,7 @@
 5. a Hugging Face hub id.
 
 For 2–5, pooling and normalisation come from the model's sentence-transformers configuration when
-it has one, otherwise from the flags. Every model an index or a training run uses is registered
+it has one (a backend's never has), otherwise from the flags. Every model an index or a training run uses is registered
 (:func:`register_model`) with the settings it was used with, so an index always names exactly how
 its vectors were made.
 """
