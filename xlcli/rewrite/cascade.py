@@ -20,7 +20,10 @@ Each word of a query goes down the cascade until a step resolves it, and the ste
    question), nor for words the lemmatiser knows (a correctly spelled word missing from the
    dictionary must not be "corrected" into its neighbour: ru какой → такой, "such"), nor for words
    the name rule protects (step 2's words).
-9. otherwise: a protected capitalised word is a ``name`` (kept; ``transliterated`` when its script
+9. ``stopword`` — a function word the dictionary lacks is dropped: a foreign "de" or "в" is noise to
+   an encoder of the target language and says nothing about what is asked; it is not counted as
+   unknown. (Function words the dictionary has are translated like any other word.)
+10. otherwise: a protected capitalised word is a ``name`` (kept; ``transliterated`` when its script
    is not the target's); anything else is ``unknown`` (kept, transliterated where the script
    differs) and counted.
 
@@ -191,6 +194,9 @@ class Cascade:
             self._scoped[cache_key] = None if hit is None else Resolved(hit[0], "name", _op(word, "name", hit[0], score=hit[1]))
         return self._scoped[cache_key]
 
+    def _stopword(self, word: str) -> Resolved:
+        return Resolved("", "stopword", _op(word, "stopword", ""))
+
     def _kept(self, word: str, step: str) -> Resolved:
         if word_script(word) not in (self.script, None) and self.script != "MIXED":
             out = transliterate(word)
@@ -230,6 +236,8 @@ class Cascade:
             self._words[cache_key] = found
         if found is not None:
             return found
+        if word.lower() in self.stopwords:
+            return self._stopword(word)
         if capital and not protected:
             hit = self._name(word, scope)
             if hit is not None:

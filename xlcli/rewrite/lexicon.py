@@ -28,6 +28,11 @@ from xlcli.rewrite.text import fold
 _PAIR = re.compile(r"(?:^|[^a-z])([a-z]{2,3})[-_]([a-z]{2,3})(?:[^a-z]|$)")
 
 
+def name_pairs(path: Path) -> list[tuple[str, str]]:
+    """The language pairs a file name spells (``en-es.txt`` → [("en", "es")])."""
+    return _PAIR.findall(Path(path).name.lower())
+
+
 @dataclass
 class Dictionary:
     """``entries``: lowercase source word → target words in dictionary order; ``rank``: its position."""
@@ -66,7 +71,7 @@ class Dictionary:
 
 def direction(path: Path, source: str, target: str) -> str:
     """``direct`` for a ``source-target`` file name, ``reverse`` for ``target-source``."""
-    for a, b in _PAIR.findall(path.name.lower()):
+    for a, b in name_pairs(path):
         if (a, b) == (source, target):
             return "direct"
         if (a, b) == (target, source):

@@ -15,12 +15,13 @@ end (Russian case endings, German genitive -s). A match needs at least ``THRESHO
 Transliteration of Cyrillic uses BGN/PCGN (the romanisation English-language maps and news use)
 through ``iuliia``, a maintained package implementing the standard schemes. English names come
 into Russian by sound, so the candidates are also compared with a rendering that undoes the common
-English→Russian correspondences (дж → j, кс → x, final -и → -ie is left to the similarity);
-the best score of the renderings counts. Scripts without a scheme here are kept as written.
+English→Russian correspondences (дж → j, х → h, кс → x), and with the word's case ending removed
+(Айши → Айш, "Aish" ~ "Aisha"); the best score of the renderings counts. Scripts without a scheme here are kept as written.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -31,7 +32,9 @@ from xlcli.rewrite.text import fold
 THRESHOLD = 0.85
 MIN_LENGTH = 3
 # English sounds as Russian writes them, undone before romanising (applied to lowercase Cyrillic).
-_LOANS = (("дж", "j"), ("кс", "x"), ("кв", "qu"), ("ай", "i"), ("ью", "ew"))
+_LOANS = (("дж", "j"), ("кс", "x"), ("кв", "qu"), ("ай", "ai"), ("ей", "ey"), ("ью", "ew"), ("х", "h"))
+# Russian case endings of names (Айши, Ханне, Маркуса, Томасом): compared without them as well.
+_ENDINGS = ("ом", "ем", "ой", "ей", "ою", "а", "я", "ы", "и", "у", "ю", "е")
 
 
 @lru_cache(maxsize=100_000)
@@ -50,10 +53,13 @@ def _renderings(word: str) -> list[str]:
     import iuliia
 
     low = word.lower()
-    loan = low
-    for cyr, lat in _LOANS:
-        loan = loan.replace(cyr, lat)
-    forms = [fold(iuliia.BGN_PCGN.translate(low)), fold(iuliia.WIKIPEDIA.translate(loan))]
+    stems = [low] + [low[: -len(e)] for e in _ENDINGS if low.endswith(e) and len(low) - len(e) >= MIN_LENGTH][:1]
+    forms = []
+    for stem in stems:
+        loan = stem
+        for cyr, lat in _LOANS:
+            loan = loan.replace(cyr, lat)
+        forms += [fold(iuliia.BGN_PCGN.translate(stem)), fold(iuliia.WIKIPEDIA.translate(loan))]
     return list(dict.fromkeys(forms))
 
 
@@ -69,17 +75,23 @@ class NameIndex:
         """``passages``: (scope, text); ``stats``: CorpusStats over the same texts."""
         from xlcli.generate.lexicon import tokenize
 
-        by_scope: dict[str | None, dict[str, None]] = {}
+        # Per scope, each name in the spelling the passages use most (not "PRIYA" of a shouted line).
+        counts: dict[str | None, Counter] = {}
         for scope, text in passages:
-            names = by_scope.setdefault(scope, {})
+            found = counts.setdefault(scope, Counter())
             for token in tokenize(text):
                 if token.capitalised and len(token.norm) >= MIN_LENGTH and stats.is_name(token.norm):
-                    names.setdefault(token.surface, None)
-        every: dict[str, None] = {}
-        for names in by_scope.values():
-            every.update(names)
-        by_scope[None] = every
-        return cls({scope: sorted(names) for scope, names in by_scope.items()})
+                    found[token.surface] += 1
+        counts[None] = sum(counts.values(), Counter())
+        by_scope = {}
+        for scope, found in counts.items():
+            best: dict[str, tuple[int, str]] = {}
+            for surface, n in found.items():
+                key = fold(surface)
+                if key not in best or (n, surface) > best[key]:
+                    best[key] = (n, surface)
+            by_scope[scope] = sorted(surface for _, surface in best.values())
+        return cls(by_scope)
 
     def nearest(self, word: str, scope: str | None) -> tuple[str, float] | None:
         """The scope's proper noun closest to ``word`` (score ≥ THRESHOLD), best score then alphabetical."""
