@@ -53,7 +53,8 @@ def _renderings(word: str) -> list[str]:
     import iuliia
 
     low = word.lower()
-    stems = [low] + [low[: -len(e)] for e in _ENDINGS if low.endswith(e) and len(low) - len(e) >= MIN_LENGTH][:1]
+    stripped = [low[: -len(e)] for e in _ENDINGS if low.endswith(e) and len(low) - len(e) >= MIN_LENGTH]
+    stems = [low, *stripped[:1]]
     forms = []
     for stem in stems:
         loan = stem
