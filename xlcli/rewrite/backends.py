@@ -88,9 +88,6 @@ class LexiconBackend:
         missing = [lang for lang in context.langs if lang not in request.lexicons]
         if missing:
             raise XlcliError(f"--langs: no --lexicon for {', '.join(missing)} (give --lexicon {missing[0]}=PATH, e.g. en-{missing[0]}.txt)")
-        unused = sorted(set(request.lexicons) - set(context.langs))
-        if unused:
-            raise XlcliError(f"--lexicon {unused[0]}: {unused[0]} is not among the languages rewritten ({', '.join(context.langs)})")
         if request.translations < 1:
             raise XlcliError(f"--translations {request.translations}: must be at least 1")
         dictionaries = {lang: lexicon.load(request.lexicons[lang], lang, target) for lang in context.langs}
@@ -184,12 +181,11 @@ class SpellBackend:
         _only(request, cls.name, model=request.model, translations=request.translations != 1)
         if request.target is not None and any(lang != request.target for lang in context.langs):
             raise XlcliError(f"--to {request.target}: --backend spell corrects each query in its own language; drop --to")
-        unused = sorted(set(request.lexicons) - set(context.langs))
-        if unused:
-            raise XlcliError(f"--lexicon {unused[0]}: {unused[0]} is not among the languages corrected ({', '.join(context.langs)})")
         sides: dict[str, list[str]] = {}
         sources: dict[str, dict] = {}
         for lang, path in request.lexicons.items():
+            if lang not in context.langs:  # dictionaries of languages not rewritten this time are not read
+                continue
             pair = next(((a, b) for a, b in name_pairs(path) if lang in (a, b)), None)
             if pair is None:
                 raise XlcliError(f"--lexicon {lang}={path}: the file name does not say which side is {lang} (name it e.g. en-{lang}.txt)")
