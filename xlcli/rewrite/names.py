@@ -96,6 +96,7 @@ class NameIndex:
 
     def nearest(self, word: str, scope: str | None) -> tuple[str, float] | None:
         """The scope's proper noun closest to ``word`` (score ≥ THRESHOLD), best score then alphabetical."""
+        from rapidfuzz import process
         from rapidfuzz.distance import JaroWinkler
 
         if len(word) < MIN_LENGTH:
@@ -108,8 +109,9 @@ class NameIndex:
             folded = self._folded[scope] = [fold(n) for n in names]
         best: tuple[float, str] | None = None
         for form in _renderings(word):
-            for name, key in zip(names, folded):
-                score = JaroWinkler.normalized_similarity(form, key)
-                if score >= THRESHOLD and (best is None or score > best[0] or (score == best[0] and name < best[1])):
-                    best = (score, name)
-        return None if best is None else (best[1], round(best[0], 3))
+            # extractOne returns the first of equal scores; names are sorted, so ties go alphabetically.
+            hit = process.extractOne(form, folded, scorer=JaroWinkler.normalized_similarity, score_cutoff=THRESHOLD)
+            if hit is not None:
+                candidate = (-hit[1], names[hit[2]])
+                best = candidate if best is None else min(best, candidate)
+        return None if best is None else (best[1], round(-best[0], 3))
