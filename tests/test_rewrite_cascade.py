@@ -192,3 +192,13 @@ def test_split_marks_sentence_starts():
     assert head == ""
     assert [(p.text, p.initial) for p in pieces][:5] == [("Dónde", True), ("vive", False), ("Ana", False), ("Ana", True), ("vive", False)]
     assert fold("Canción") == "cancion" and fold("Straße") == "strasse" and fold("ёлка") == "елка"
+
+
+def test_short_words_keep_their_accents_and_hyphens_do_not_glue(tmp_path):
+    c = _cascade(tmp_path, "fr", "has a\nor ou\nwhere où\nsummer été\nlearn apprendre\n", stopwords=frozenset({"elle", "il", "à"}))
+    text, ops, _ = c.rewrite("Où apprend-elle à a-t-il")
+    steps = _steps(ops)
+    assert ("à", "stopword", "") in steps  # not folded into "a" (has)
+    assert text == "where learn has"  # hyphens become spaces; the euphonic -t- and the pronouns go
+    assert _steps(c.rewrite("ete")[1]) == [("ete", "folded", "summer")]
+    assert transliterate("Родилась") == "Rodilas"  # English Wikipedia's BGN/PCGN: no ’ for ь

@@ -7,7 +7,8 @@ Each word of a query goes down the cascade until a step resolves it, and the ste
    nouns) — the nearest proper noun of the passages in the query's scope (:mod:`.names`). Done
    *before* the dictionary, which translates names too ("Caroline" → "carolina").
 3. ``exact`` — the word, lowercased, is a dictionary entry.
-4. ``folded`` — accents and case folded on both sides (``cancion`` finds ``canción``).
+4. ``folded`` — accents and case folded on both sides (``cancion`` finds ``canción``); words of
+   4 letters or more only (``à`` is not ``a``).
 5. ``lemma`` — its lemma (simplemma, bundled data for ~50 languages) is an entry, exact or folded.
    Before compound splitting: an inflected dictionary word ("Häusern" → "Haus") must not be cut
    into accidental parts; before the typo-tolerant step: an exact match of the lemma is surer than
@@ -61,6 +62,9 @@ ELISIONS = {
            "dall": "dalla", "c": "ci", "v": "vi", "m": "mi", "t": "ti", "s": "si", "quest": "questo", "quell": "quello"},
     "ca": {"l": "el", "d": "de", "m": "em", "t": "et", "s": "es", "n": "en"},
 }
+FOLD_MIN = 4
+# Function words the shared stopword lists lack: French's euphonic -t- of inverted questions (a-t-il).
+EXTRA_STOPWORDS = {"fr": frozenset({"t"})}
 # Languages whose compounds are written as one word.
 COMPOUNDING = frozenset({"de", "nl", "sv", "da", "no", "nb", "nn", "is", "fi", "et", "hu", "af", "lb"})
 
@@ -124,7 +128,7 @@ class Cascade:
         self.d = dictionary
         self.lang = lang
         self.names = names if options.names else None
-        self.stopwords = stopwords
+        self.stopwords = stopwords | EXTRA_STOPWORDS.get(lang, frozenset())
         self.options = options
         self.script = target_script(dictionary)
         tools = lemmatizer(lang)
@@ -155,7 +159,9 @@ class Cascade:
             out = self._translate(self.d.entries[low])
             return Resolved(out, "exact", _op(word, "exact", out))
         key = T.fold(word)
-        if key in self.d.folded:
+        # Short words keep their accents: the diacritic minimal pairs are short function words
+        # (fr à/a, où/ou; es él/el, sí/si, tú/tu), where folding would change the word, not repair it.
+        if key in self.d.folded and (len(key) >= FOLD_MIN or key == low):
             out = self._translate(self.d.lookup_folded(key))
             return Resolved(out, "folded", _op(word, "folded", out, key=self.d.folded[key][0]))
         if self._lemma is not None:

@@ -12,8 +12,9 @@ Similarity is Jaro–Winkler (Winkler 1990), the classic measure for matching na
 linkage: it rewards a shared beginning, and inflected or transliterated names differ mostly at the
 end (Russian case endings, German genitive -s). A match needs at least ``THRESHOLD``.
 
-Transliteration of Cyrillic uses BGN/PCGN (the romanisation English-language maps and news use)
-through ``iuliia``, a maintained package implementing the standard schemes. English names come
+Transliteration of Cyrillic uses BGN/PCGN (the romanisation English-language maps and news use),
+in the simplified form of English Wikipedia for output, through ``iuliia``, a maintained package
+implementing the standard schemes. English names come
 into Russian by sound, so the candidates are also compared with a rendering that undoes the common
 English→Russian correspondences (дж → j, х → h, кс → x), and with the word's case ending removed
 (Айши → Айш, "Aish" ~ "Aisha"); the best score of the renderings counts. Scripts without a scheme here are kept as written.
@@ -39,12 +40,16 @@ _ENDINGS = ("ом", "ем", "ой", "ей", "ою", "а", "я", "ы", "и", "у"
 
 @lru_cache(maxsize=100_000)
 def transliterate(word: str) -> str:
-    """``word`` in Latin letters when it is Cyrillic (BGN/PCGN), else unchanged."""
+    """``word`` in Latin letters when it is Cyrillic, else unchanged.
+
+    The scheme is English Wikipedia's (BGN/PCGN without its apostrophes for ь/ъ and its
+    disambiguating dots): what English text — the passages — writes ("Родилась" → "Rodilas").
+    """
     if word_script(word) != "CYRILLIC":
         return word
     import iuliia
 
-    return iuliia.BGN_PCGN.translate(word)
+    return iuliia.WIKIPEDIA.translate(word)
 
 
 def _renderings(word: str) -> list[str]:

@@ -3,7 +3,7 @@
 A query is cut into *words* (letters, with internal apostrophes: ``l'homme``, ``don't``), *numbers*
 (``3``, ``20.06``, ``7:30``) and the text between them (spaces, punctuation), which is copied to
 the output as it is — except Spanish inverted marks (``¿ ¡``), which mean nothing in the target
-text. The word pattern is the one pseudo-query generation uses (:mod:`xlcli.generate.lexicon`).
+text, and hyphens or apostrophes that tie a word to the next (``a-t-il``), which become spaces. The word pattern is the one pseudo-query generation uses (:mod:`xlcli.generate.lexicon`).
 
 A word is *sentence-initial* when nothing but opening punctuation precedes it since the start or the
 last sentence end: its capital says nothing about it being a name.
@@ -16,6 +16,7 @@ languages — costs no edit.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
@@ -24,6 +25,9 @@ from xlcli.generate.lexicon import _TOKEN
 
 _ENDS = set(".!?¿¡")
 _DROP = str.maketrans("", "", "¿¡")
+# Hyphens and apostrophes right after a word join it to the next in the source language
+# (apprend-elle, a-t-il, d'« ... »); in the rewritten text they would glue translations together.
+_JOINERS = re.compile(r"^['’-]+")
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,7 @@ def split(text: str) -> tuple[str, list[Piece]]:
         end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
         between = text[match.end() : end]
         word = match.group()
-        pieces.append(Piece(word, word[0].isdigit(), initial, between.translate(_DROP)))
+        pieces.append(Piece(word, word[0].isdigit(), initial, _JOINERS.sub(" ", between.translate(_DROP))))
         initial = any(c in _ENDS for c in between)
     return head.translate(_DROP), pieces
 
