@@ -166,7 +166,9 @@ class Cascade:
             return Resolved(out, "folded", _op(word, "folded", out, key=self.d.folded[key][0]))
         if self._lemma is not None:
             lemma = self._lemma(word)
-            found = self.d.entries.get(lemma.lower()) or self.d.lookup_folded(T.fold(lemma))
+            lemma_key = T.fold(lemma)
+            found = self.d.entries.get(lemma.lower()) or (
+                self.d.lookup_folded(lemma_key) if len(lemma_key) >= FOLD_MIN or lemma_key == lemma.lower() else None)
             if found:
                 out = self._translate(found)
                 return Resolved(out, "lemma", _op(word, "lemma", out, key=lemma.lower()))
