@@ -12,7 +12,7 @@ CREATE TABLE rewrite_runs (
     dataset_id INTEGER NOT NULL REFERENCES datasets (id),
     name TEXT NOT NULL UNIQUE,
     backend TEXT NOT NULL,            -- lexicon | mt | spell
-    target_lang TEXT NOT NULL,        -- the language of every rewritten text
+    target_lang TEXT NOT NULL,        -- the language of every rewritten text; 'source' for spell (each its own)
     params_json TEXT NOT NULL,
     key TEXT NOT NULL,
     created_at TEXT NOT NULL,
