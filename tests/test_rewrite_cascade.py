@@ -202,3 +202,12 @@ def test_short_words_keep_their_accents_and_hyphens_do_not_glue(tmp_path):
     assert text == "where learn has"  # hyphens become spaces; the euphonic -t- and the pronouns go
     assert _steps(c.rewrite("ete")[1]) == [("ete", "folded", "summer")]
     assert transliterate("Родилась") == "Rodilas"  # English Wikipedia's BGN/PCGN: no ’ for ь
+
+
+def test_two_edits_only_for_long_words_and_only_when_nothing_is_one_edit_away():
+    index = FuzzyIndex(rank_counts(["instrumento", "instrumentos", "guitarra", "hermana", "hermano"]))
+    hit = index.lookup("instrmnto")  # 9 letters, two deletions
+    assert (hit.term, hit.distance) == ("instrumento", 2)
+    assert index.lookup("hermnaa").distance == 1  # swap of neighbours = one edit (OSA)
+    assert index.lookup("hrmnaa") is None  # 6 letters: one edit allowed, two needed
+    assert index.lookup("hermana") is None  # the word itself is not a correction
