@@ -66,7 +66,7 @@ class FuzzyIndex:
         self._sym = SymSpell(max_dictionary_edit_distance=1, prefix_length=PREFIX_LENGTH, count_threshold=1)
         self._words: list[str] = []
         self._counts: list[int] = []
-        self._ends: dict[str, list[int]] = {}
+        self._ends: dict[tuple[str, str, int], list[int]] = {}  # (first 3, last 3, length) → words
         for word, count in words:
             if len(word) < MIN_LENGTH - 1:  # too short to be within budget of a ≥ 4-letter word
                 continue
@@ -76,9 +76,8 @@ class FuzzyIndex:
                 i = len(self._words)
                 self._words.append(word)
                 self._counts.append(count)
-                self._ends.setdefault("<" + word[:3], []).append(i)
-                if word[-3:] != word[:3]:
-                    self._ends.setdefault(">" + word[-3:], []).append(i)
+                self._ends.setdefault((word[:3], "", len(word)), []).append(i)
+                self._ends.setdefault(("", word[-3:], len(word)), []).append(i)
         self.size = len(self._sym.words)
 
     def __contains__(self, word: str) -> bool:
@@ -103,8 +102,9 @@ class FuzzyIndex:
         from rapidfuzz import process
         from rapidfuzz.distance import OSA
 
-        ids = set(self._ends.get("<" + word[:3], ())) | set(self._ends.get(">" + word[-3:], ()))
-        ids = [i for i in ids if abs(len(self._words[i]) - len(word)) <= MAX_DISTANCE]
+        n = len(word)
+        ids = list({i for length in range(n - MAX_DISTANCE, n + MAX_DISTANCE + 1)
+                    for key in ((word[:3], "", length), ("", word[-3:], length)) for i in self._ends.get(key, ())})
         if not ids:
             return None
         ids.sort(key=lambda i: (-self._counts[i], self._words[i]))  # extractOne keeps the first of equals
