@@ -94,7 +94,8 @@ class Resolved:
     unknown: int = 0
 
 
-def _op(word: str, step: str, out: str, **extra) -> str:
+def op_json(word: str, step: str, out: str, **extra) -> str:
+    """One word's entry of operations_json."""
     return json.dumps({"word": word, "step": step, "out": out, **extra}, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -157,13 +158,13 @@ class Cascade:
         low = word.lower()
         if low in self.d.entries:
             out = self._translate(self.d.entries[low])
-            return Resolved(out, "exact", _op(word, "exact", out))
+            return Resolved(out, "exact", op_json(word, "exact", out))
         key = T.fold(word)
         # Short words keep their accents: the diacritic minimal pairs are short function words
         # (fr à/a, où/ou; es él/el, sí/si, tú/tu), where folding would change the word, not repair it.
         if key in self.d.folded and (len(key) >= FOLD_MIN or key == low):
             out = self._translate(self.d.lookup_folded(key))
-            return Resolved(out, "folded", _op(word, "folded", out, key=self.d.folded[key][0]))
+            return Resolved(out, "folded", op_json(word, "folded", out, key=self.d.folded[key][0]))
         if self._lemma is not None:
             lemma = self._lemma(word)
             lemma_key = T.fold(lemma)
@@ -171,7 +172,7 @@ class Cascade:
                 self.d.lookup_folded(lemma_key) if len(lemma_key) >= FOLD_MIN or lemma_key == lemma.lower() else None)
             if found:
                 out = self._translate(found)
-                return Resolved(out, "lemma", _op(word, "lemma", out, key=lemma.lower()))
+                return Resolved(out, "lemma", op_json(word, "lemma", out, key=lemma.lower()))
         return None
 
     def _approximate(self, word: str) -> Resolved | None:
@@ -180,12 +181,12 @@ class Cascade:
             parts = self._splitter.split(key)
             if parts:
                 out = " ".join(self._translate(self.d.lookup_folded(p)) for p in parts)
-                return Resolved(out, "compound", _op(word, "compound", out, parts=parts))
+                return Resolved(out, "compound", op_json(word, "compound", out, parts=parts))
         if self.options.fuzzy and key not in self.stopwords and not self._known(word):
             match = self._index().lookup(key)
             if match is not None:
                 out = self._translate(self.d.lookup_folded(match.term))
-                return Resolved(out, "fuzzy", _op(word, "fuzzy", out, key=self.d.folded[match.term][0], dist=match.distance))
+                return Resolved(out, "fuzzy", op_json(word, "fuzzy", out, key=self.d.folded[match.term][0], dist=match.distance))
         return None
 
     def _index(self) -> FuzzyIndex:
@@ -199,19 +200,19 @@ class Cascade:
         cache_key = (scope, word)
         if cache_key not in self._scoped:
             hit = self.names.nearest(word, scope)
-            self._scoped[cache_key] = None if hit is None else Resolved(hit[0], "name", _op(word, "name", hit[0], score=hit[1]))
+            self._scoped[cache_key] = None if hit is None else Resolved(hit[0], "name", op_json(word, "name", hit[0], score=hit[1]))
         return self._scoped[cache_key]
 
     def _stopword(self, word: str) -> Resolved:
-        return Resolved("", "stopword", _op(word, "stopword", ""))
+        return Resolved("", "stopword", op_json(word, "stopword", ""))
 
     def _kept(self, word: str, step: str) -> Resolved:
         if word_script(word) not in (self.script, None) and self.script != "MIXED":
             out = transliterate(word)
             if out != word:
                 return Resolved(out, "transliterated" if step == "name" else step,
-                                _op(word, "transliterated" if step == "name" else step, out), unknown=int(step == "unknown"))
-        return Resolved(word, step, _op(word, step, word), unknown=int(step == "unknown"))
+                                op_json(word, "transliterated" if step == "name" else step, out), unknown=int(step == "unknown"))
+        return Resolved(word, step, op_json(word, step, word), unknown=int(step == "unknown"))
 
     # --- one word, one text ----------------------------------------------------------------------
 
@@ -223,7 +224,7 @@ class Cascade:
                 first = self._one(clitics[prefix.lower()], initial=initial, scope=scope)
                 rest = self._one(host, initial=False, scope=scope)
                 out = " ".join(x for x in (first.out, rest.out) if x)
-                return Resolved(out, rest.step, _op(word, rest.step, out, parts=[prefix + "'", host]),
+                return Resolved(out, rest.step, op_json(word, rest.step, out, parts=[prefix + "'", host]),
                                 first.unknown + rest.unknown)
         return self._one(word, initial=initial, scope=scope)
 
@@ -265,7 +266,7 @@ class Cascade:
         for piece in pieces:
             if piece.number:
                 outputs.append(piece.text)
-                ops.append(_op(piece.text, "number", piece.text))
+                ops.append(op_json(piece.text, "number", piece.text))
                 continue
             r = self.word(piece.text, initial=piece.initial, scope=scope)
             outputs.append(T.recase(r.out, piece.text) if r.step in ("name", "transliterated") else r.out)

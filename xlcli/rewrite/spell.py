@@ -23,13 +23,10 @@ from collections.abc import Iterable
 from xlcli.generate.lexicon import _TOKEN
 from xlcli.rewrite import text as T
 from xlcli.rewrite.cascade import lemmatizer
+from xlcli.rewrite.cascade import op_json as _op
 from xlcli.rewrite.fuzzy import FuzzyIndex
 
 CORPUS_WEIGHT = 1_000_000  # one passage occurrence outweighs any dictionary rank
-
-
-def _op(word: str, step: str, out: str, **extra) -> str:
-    return json.dumps({"word": word, "step": step, "out": out, **extra}, ensure_ascii=False, separators=(",", ":"))
 
 
 class Vocabulary:
