@@ -136,12 +136,33 @@ def check_run(run_dir: Path, key: str, total_steps: int) -> None:
         if (directory / LEGACY_STATE).exists():
             raise XlcliError(f"{directory / LEGACY_STATE} is a pickled trainer state, which xlcli does not load "
                              "(unpickling can run code): delete it (the run then restarts) or use another --name")
+    found = latest_resumable(run_dir)
+    if found is not None:
+        _check_state(found[1], key)
+
+
+def _check_state(directory: Path, key: str) -> None:
+    """The trainer state's JSON and the names in its tensor file's header: cheap, and enough to
+    refuse a broken or foreign state before a run records anything (the tensors load later)."""
+    from safetensors import SafetensorError, safe_open
+
+    where = Path(directory) / STATE_FILE
+    try:
+        document = json.loads(where.read_text(encoding="utf-8"))
+        with safe_open(str(Path(directory) / STATE_TENSORS), framework="pt") as handle:
+            names = set(handle.keys())
+    except (OSError, UnicodeDecodeError, ValueError, SafetensorError) as exc:
+        raise XlcliError(f"{where}: unreadable trainer state ({exc}); delete the checkpoint folder to restart the run") from None
+    state = _state(document, {name: None for name in names}, where)
+    if state["key"] != key:
+        raise XlcliError(f"{where} belongs to a run with other parameters; remove the folder or use another --name")
 
 
 # The trainer state as JSON plus named tensors. Containers are tagged so that they come back as
 # they went in (tuples stay tuples, the optimizer's integer keys stay integers); decoding builds
 # nothing but numbers, strings, lists, dicts, tuples, numeric numpy arrays and tensors.
 _NUMPY_KINDS = "biuf"
+_STATE_KEYS = frozenset({"step", "key", "total_steps", "optimizer", "scheduler", "rng"})
 
 
 def _encode(value, tensors: dict):
@@ -218,8 +239,15 @@ def load_state(directory: Path) -> dict:
         tensors = load_file(str(Path(directory) / STATE_TENSORS), device="cpu")
     except (OSError, UnicodeDecodeError, ValueError, SafetensorError) as exc:
         raise XlcliError(f"{where}: unreadable trainer state ({exc}); delete the checkpoint folder to restart the run") from None
-    state = _decode(document, tensors, where)
-    if not isinstance(state, dict) or not {"step", "key", "total_steps", "optimizer", "scheduler", "rng"} <= state.keys():
+    return _state(document, tensors, where)
+
+
+def _state(document, tensors: dict, where: Path) -> dict:
+    try:
+        state = _decode(document, tensors, where)
+    except (TypeError, ValueError):  # a hand-made document: unhashable keys, ragged arrays, odd dtypes
+        state = None
+    if not isinstance(state, dict) or not _STATE_KEYS <= state.keys():
         raise XlcliError(f"{where}: not an xlcli trainer state")
     return state
 
