@@ -263,6 +263,9 @@ CATALOGUE = [
     Case("eval-unknown-measure", ("eval", "--index", "fx-bm25", "--measures", "Nope@10")),
     Case("eval-unknown-lang", ("eval", "--index", "fx-bm25", "--langs", "xx")),
     Case("eval-depth-not-a-number", ("eval", "--index", "fx-bm25", "--depth", "deep")),
+    Case("eval-trec-out-cannot-be-created", ("eval", "--index", "fx-bm25", "--langs", "en", "--variants", "none",
+                                             "--trec-out", "/proc/xlcli-trec")),
+    Case("eval-trec-out-is-a-file", ("eval", "--index", "fx-bm25", "--trec-out", "{tmp}/f.txt"), write("f.txt", "x")),
     # report
     Case("report-unknown-measure", ("report", "--dataset", "fx", "--measure", "Nope@3")),
     Case("report-unknown-format", ("report", "--dataset", "fx", "--format", "xml")),
@@ -311,6 +314,8 @@ CATALOGUE = [
     Case("store-read-only-directory", BEIR, read_only_dir),
     Case("store-locked", BEIR, locked_db),
     Case("store-is-a-directory", ("status",), db_is_directory),
+    # demo
+    Case("demo-unknown-option", ("demo", "--bogus")),
     # the root (item 5)
     Case("root-unknown-option", ("--bogus", "status")),
     Case("root-unknown-command", ("frobnicate",)),

@@ -26,6 +26,7 @@ matching qrels file, so that ir_measures on the files gives the stored values.
 from __future__ import annotations
 
 import json
+import os
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -424,6 +425,12 @@ def _check_trec_dir(path: Path) -> None:
         raise XlcliError(f"--trec-out {path}: is a file, expected a directory")
     if not path.exists() and not path.parent.exists():
         raise XlcliError(f"--trec-out {path}: its parent directory {path.parent} does not exist")
+    try:  # made now, before any run is stored, so that a folder that cannot be written is refused first
+        path.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise XlcliError(f"--trec-out {path}: cannot create it ({exc.strerror})") from None
+    if not os.access(path, os.W_OK):
+        raise XlcliError(f"--trec-out {path}: the directory is not writable")
 
 
 def _safe(value: str) -> str:

@@ -108,7 +108,7 @@ class Store:
                     "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
                     " AND name != 'xlcli_migrations' AND sql NOT LIKE 'CREATE VIRTUAL TABLE%'")]
                 return all(conn.exec_driver_sql(f'SELECT 1 FROM "{t}" LIMIT 1').first() is None for t in tables)
-        except DBAPIError:
+        except (DBAPIError, sqlite_module().Error):  # unreadable: keep the file rather than guess
             return False
 
 
