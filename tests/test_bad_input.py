@@ -4,7 +4,8 @@ traceback, and a store whose every table holds the same rows (tests/badinput.py)
 To cover a new command or option, add a :class:`Case` to ``CATALOGUE`` — ``args`` may use the
 placeholders {tmp} (the case's folder), {fixtures}, {bert} (a tiny BERT) and {db}; ``prepare``
 writes files or replaces the store before the run, ``check`` asserts more afterwards.
-Numeric-option cases live in tests/test_bad_input_values.py (the same pattern).
+Numeric-option cases live in tests/test_bad_input_values.py (the same pattern; both import
+``badinput``, which pytest finds beside them as it finds conftest.py).
 """
 
 from __future__ import annotations
@@ -16,13 +17,13 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from badinput import FIXTURES, Outcome, assert_refused, build_store, copy_store, run, snapshot
 
-from tests.badinput import FIXTURES, Outcome, assert_refused, build_store, copy_store, run, snapshot
 from xlcli.store import engine
 from xlcli.train import checkpoints
 
@@ -34,7 +35,7 @@ class Case:
     prepare: Callable | None = None  # (env) -> None: write files, replace env.db, plant folders
     check: Callable | None = None  # (env) -> None: further assertions after the run
     subprocess: bool = False  # run `python -m xlcli` (the installed script's path) instead of in-process
-    cleanup: list = field(default_factory=list)
+    trained: bool = False  # prepare needs env.trained, a real checkpoint of the TRAIN parameters
 
 
 # -- helpers for preparing cases ---------------------------------------------------------------
@@ -129,12 +130,12 @@ class _Payload:
         return (open, (str(self.marker), "w"))
 
 
-def _plant(env, *, key: str | None) -> None:
+def _plant(env, *, same_run: bool) -> None:
     """A checkpoint folder for run 'planted' with config.json, a marker and a pickled trainer state."""
     import torch
 
     folder = checkpoints.models_dir(env.db) / "planted" / "step-4"
-    if key is not None:  # a copy of a real checkpoint of these parameters, its safe state swapped for a pickle
+    if same_run:  # a copy of a real checkpoint of these parameters, its safe state swapped for a pickle
         import shutil
 
         shutil.copytree(env.trained, folder)
@@ -149,11 +150,11 @@ def _plant(env, *, key: str | None) -> None:
 
 
 def planted_other_run(env) -> None:
-    _plant(env, key=None)
+    _plant(env, same_run=False)
 
 
 def planted_same_key(env) -> None:
-    _plant(env, key="same")
+    _plant(env, same_run=True)
 
 
 def planted_bad_json_state(env) -> None:
@@ -239,8 +240,8 @@ CATALOGUE = [
     Case("generate-translations-model-missing", ("generate", "translations", "--dataset", "fx", "--model", "{tmp}/no-model", "--to", "es")),
     # train (items 1 and 4: planted checkpoints)
     Case("train-planted-pickle-of-another-run", TRAIN, planted_other_run, payload_did_not_run),
-    Case("train-planted-pickle-with-this-runs-key", TRAIN, planted_same_key, payload_did_not_run),
-    Case("train-broken-json-trainer-state", TRAIN, planted_bad_json_state),
+    Case("train-planted-pickle-with-this-runs-key", TRAIN, planted_same_key, payload_did_not_run, trained=True),
+    Case("train-broken-json-trainer-state", TRAIN, planted_bad_json_state, trained=True),
     Case("train-unknown-pair-source", ("train", "--name", "typo", "--dataset", "fx", "--pairs", "nonsense:xx"), check=no_models_dir),
     Case("train-unknown-dataset", ("train", "--name", "typo", "--dataset", "nope", "--base", "{bert}")),
     Case("train-base-missing", ("train", "--name", "typo", "--dataset", "fx", "--base", "{tmp}/no-model")),
@@ -349,8 +350,7 @@ def _run(case: Case, env) -> Outcome:
 
 @pytest.mark.parametrize("case", CATALOGUE, ids=[c.id for c in CATALOGUE])
 def test_bad_input_is_refused_in_one_line_with_the_store_unchanged(case, catalogue_store, tiny_bert, tmp_path, monkeypatch, request):
-    trained = request.getfixturevalue("trained_checkpoint") if case.prepare is not None and "planted" in case.prepare.__name__ and \
-        case.prepare is not planted_other_run else None
+    trained = request.getfixturevalue("trained_checkpoint") if case.trained else None
     env = SimpleNamespace(tmp=tmp_path, db=copy_store(catalogue_store, tmp_path), bert=tiny_bert, monkeypatch=monkeypatch,
                           trained=trained, restore=[])
     try:

@@ -177,8 +177,8 @@ def open_store(path: str | os.PathLike | None = None, *, write: bool = True, mus
     store = Store(path, engine, writable=write, created=created)
     try:
         _migrate(store)
-    except XlcliError:
-        store.__exit__(XlcliError, XlcliError(), None)
+    except XlcliError as exc:
+        store.__exit__(type(exc), exc, None)
         raise
     except DBAPIError as exc:
         error = _friendly(exc, path)
