@@ -165,6 +165,18 @@ def planted_bad_json_state(env) -> None:
     (folder / checkpoints.STATE_FILE).write_text('{"__items__": [[["a"], 1]]}', encoding="utf-8")
 
 
+def planted_pickled_weights(env) -> None:
+    """This run's checkpoint with its weights as a pickle (pytorch_model.bin) instead of safetensors."""
+    import shutil
+
+    import torch
+
+    folder = checkpoints.models_dir(env.db) / "planted" / "step-4"
+    shutil.copytree(env.trained, folder)
+    (folder / "model.safetensors").unlink()
+    torch.save({"weights": _Payload(env.tmp / "PWNED")}, folder / "pytorch_model.bin")
+
+
 def payload_did_not_run(env) -> None:
     assert not (env.tmp / "PWNED").exists(), "the planted pickle ran"
 
@@ -242,6 +254,7 @@ CATALOGUE = [
     Case("train-planted-pickle-of-another-run", TRAIN, planted_other_run, payload_did_not_run),
     Case("train-planted-pickle-with-this-runs-key", TRAIN, planted_same_key, payload_did_not_run, trained=True),
     Case("train-broken-json-trainer-state", TRAIN, planted_bad_json_state, trained=True),
+    Case("train-planted-pickled-weights", TRAIN, planted_pickled_weights, payload_did_not_run, trained=True),
     Case("train-unknown-pair-source", ("train", "--name", "typo", "--dataset", "fx", "--pairs", "nonsense:xx"), check=no_models_dir),
     Case("train-unknown-dataset", ("train", "--name", "typo", "--dataset", "nope", "--base", "{bert}")),
     Case("train-base-missing", ("train", "--name", "typo", "--dataset", "fx", "--base", "{tmp}/no-model")),
@@ -315,6 +328,7 @@ CATALOGUE = [
     Case("store-read-only-directory", BEIR, read_only_dir),
     Case("store-locked", BEIR, locked_db),
     Case("store-is-a-directory", ("status",), db_is_directory),
+    Case("store-is-a-device", BEIR, lambda env: setattr(env, "db", Path(os.devnull))),
     # demo
     Case("demo-unknown-option", ("demo", "--bogus")),
     # the root (item 5)
@@ -393,6 +407,9 @@ def test_sql_reads_still_work(catalogue_store, tmp_path):
                              for name in ("fx-dense", "fx-bm25"))
     conn.close()
     queries[f"SELECT count(*) AS n FROM {vec_table}"] = lambda rows: rows[0]["n"] > 0
+    # vec0's KNN runs statements of its own on its shadow tables: the authorizer must admit them.
+    queries[f"SELECT passage_id, distance FROM {vec_table} WHERE embedding MATCH (SELECT embedding FROM {vec_table}"
+            f" ORDER BY passage_id LIMIT 1) AND k = 3"] = lambda rows: len(rows) == 3 and rows[0]["distance"] < 1e-5
     queries[f"SELECT count(*) AS n FROM {bm25_table} WHERE {bm25_table} MATCH 'dog'"] = lambda rows: rows[0]["n"] >= 0
     for query, ok in queries.items():
         outcome = run(db, "sql", query, "--json")

@@ -157,6 +157,8 @@ def open_store(path: str | os.PathLike | None = None, *, write: bool = True, mus
     path = Path(path) if path is not None else default_path()
     if path.exists() and path.is_dir():
         raise XlcliError(f"store path {path} is a directory: give a file path with --db")
+    if path.exists() and not path.is_file():
+        raise XlcliError(f"store path {path} is not a regular file (a device or pipe?): give a file path with --db")
     if not path.parent.exists():
         raise XlcliError(f"cannot create store {path}: directory {path.parent} does not exist")
     empty = path.exists() and path.stat().st_size == 0

@@ -156,6 +156,9 @@ def _check_state(directory: Path, key: str) -> None:
     state = _state(document, {name: None for name in names}, where)
     if state["key"] != key:
         raise XlcliError(f"{where} belongs to a run with other parameters; remove the folder or use another --name")
+    if not any((Path(directory) / name).is_file() for name in ("model.safetensors", "model.safetensors.index.json")):
+        raise XlcliError(f"checkpoint {directory} has no model.safetensors (xlcli loads weights from safetensors only); "
+                         "delete the folder to restart the run")
 
 
 # The trainer state as JSON plus named tensors. Containers are tagged so that they come back as
