@@ -416,3 +416,26 @@ def test_sql_reads_still_work(catalogue_store, tmp_path):
         assert outcome.exit_code == 0, (query, outcome.stderr)
         assert ok(json.loads(outcome.stdout)), (query, outcome.stdout)
     assert run(db, "sql", "-- only a comment").exit_code == 0  # the argument, not an unknown option
+
+
+def test_nothing_in_the_code_unpickles():
+    """No torch.load without weights_only=True, no pickle / joblib / dill anywhere in xlcli or bench."""
+    import re
+
+    root = Path(__file__).resolve().parent.parent
+    offenders = []
+    for path in [*root.glob("xlcli/**/*.py"), *root.glob("bench/**/*.py")]:
+        source = path.read_text(encoding="utf-8")
+        for match in re.finditer(r"torch\.load\(", source):
+            depth, end = 1, match.end()
+            while depth and end < len(source):  # to the call's closing parenthesis
+                depth += {"(": 1, ")": -1}.get(source[end], 0)
+                end += 1
+            call = source[match.start():end]
+            if not re.search(r"weights_only\s*=\s*True", call):
+                offenders.append(f"{path.relative_to(root)}: {call}")
+        for match in re.finditer(r"^\s*(?:import|from)\s+(pickle|cPickle|joblib|dill|cloudpickle|shelve)\b", source, re.M):
+            offenders.append(f"{path.relative_to(root)}: {match[0].strip()}")
+        if "allow_pickle=True" in source or "read_pickle" in source:
+            offenders.append(f"{path.relative_to(root)}: allow_pickle / read_pickle")
+    assert not offenders, offenders
