@@ -125,8 +125,10 @@ def read_meta(directory: Path) -> dict:
 def check_run(run_dir: Path, key: str, total_steps: int) -> None:
     """Refuse a run folder whose checkpoints belong to another run (or hold a pickle).
 
-    Only the JSON markers are read, before any weights or trainer state: a folder planted or left
-    by a run with other parameters is refused before it can influence — or run code in — this one.
+    Only JSON (the markers, the newest trainer state's document) and a safetensors header are
+    read, before any weights or tensors: a folder planted or left by a run with other parameters
+    is refused before it can influence — or run code in — this one, and before the run records
+    anything in the store.
     """
     for step in saved_steps(run_dir):
         directory = step_dir(run_dir, step)
