@@ -50,8 +50,8 @@ def test_train_registers_checkpoints_that_index_eval_and_sentence_transformers_l
     final = Path(rows(db, "SELECT path FROM models WHERE name = 'tiny-xl'")[0][0])
     for name in ("config.json", "model.safetensors", "tokenizer.json", "modules.json", "1_Pooling/config.json", "sentence_bert_config.json"):
         assert (final / name).is_file(), name
-    assert (final / "trainer_state.pt").is_file()
-    assert not (final.parent / "step-2" / "trainer_state.pt").exists()  # only the newest keeps the optimizer
+    assert (final / "trainer_state.json").is_file() and (final / "trainer_state.safetensors").is_file()
+    assert not (final.parent / "step-2" / "trainer_state.safetensors").exists()  # only the newest keeps the optimizer
 
     cli("index", "--name", "tiny-xl-idx", "--model", "tiny-xl")
     cli("eval", "--index", "tiny-xl-idx", "--langs", "en")

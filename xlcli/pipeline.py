@@ -26,7 +26,7 @@ from pathlib import Path
 import click
 
 from xlcli.datasets.files import read_text, sha256
-from xlcli.errors import XlcliError
+from xlcli.errors import XlcliError, user_errors_raised
 from xlcli.store import Store, invocations
 from xlcli.store.invocations import display_state
 
@@ -195,9 +195,11 @@ def load(path: Path, root: click.Command, overrides: dict[str, dict] | None = No
 
 
 def run_step(root: click.Command, db: Path, step: Step) -> int:
-    """Run one step's command (a subcommand of ``root``) in this process; returns its exit code."""
+    """Run one step's command (a subcommand of ``root``) in this process; returns its exit code. A user
+    error (XlcliError) is raised rather than printed, for the pipeline to report with the step's line."""
     try:
-        code = root.main(args=["--db", str(db), *step.argv], prog_name="xlcli", standalone_mode=False)
+        with user_errors_raised():
+            code = root.main(args=["--db", str(db), *step.argv], prog_name="xlcli", standalone_mode=False)
     except SystemExit as exc:  # a command calling sys.exit
         code = exc.code if isinstance(exc.code, int) else 1
     return code or 0
@@ -213,10 +215,16 @@ def run(store: Store, study: Study, *, echo=print) -> list[tuple[Step, str]]:
             outcome.append((step, "skipped"))
             continue
         echo(f"[run ] {step.label}")
+        before = invocations.snapshot(store, "pipeline-step", identity)
         invocation = invocations.begin(store, "pipeline-step", identity)
         started = time.perf_counter()
         try:
             code = run_step(study.root, store.path, step)
+        except XlcliError as exc:
+            # The step refused its input and, by contract, wrote nothing: the pipeline leaves no
+            # trace of the attempt either (not even a 'failed' row), and says why in one line.
+            invocations.restore(store, invocation, before)
+            raise XlcliError(f"{study.path}:{step.line}: step {step.number} ({step.run}): {exc}") from None
         except BaseException as exc:
             invocations.fail(store, invocation, f"{type(exc).__name__}: {exc}")
             raise

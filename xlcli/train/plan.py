@@ -110,6 +110,8 @@ def prepare(store: Store, config: TrainConfig) -> Plan:
     plan.dist = Distributed.from_env()
     plan.device = training_device(config.device, plan.dist)
     plan.steps = total_steps(config, len(plan.data.pairs), plan.dist.world, plan.batch_size)
+    # Before anything is trained, registered or loaded: the folder's checkpoints must be this run's.
+    checkpoints.check_run(plan.run_dir, config.key, plan.steps)
     plan.encoder = load_student(plan.base_settings, plan.device)
     return plan
 
