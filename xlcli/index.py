@@ -2,9 +2,10 @@
 
 Resumable by construction. The passages of a run are put in a fixed *plan* of batches (sorted by
 length, longest first, ties by passage id — so padding is minimal and the plan is the same on
-every run). Each batch's vectors and its ``index_entries`` rows are written in ONE transaction, so
-a killed run leaves whole batches behind; running the same command again skips them and encodes
-the rest in the very same batches, which gives the same vectors as an uninterrupted run.
+every run). Each batch's vectors (vec0 rows and one vector block) and its ``index_entries`` rows
+are written in ONE transaction, so a killed run leaves whole batches behind; running the same
+command again skips them and encodes the rest in the very same batches, which gives the same
+vectors as an uninterrupted run.
 
 ``--shard i/n`` splits the passages by ``passage_id % n == i − 1``: n processes (or GPUs) fill the
 same index at once, SQLite's write lock serialising their (short) transactions. The index is
@@ -339,6 +340,7 @@ def _dense_writer(store: Store, row: dict, encoder, vectorizer_factory: Vectoriz
         keep = [i for i, p in enumerate(batch) if p.id in wanted]
         with store.write() as conn:
             vectors.write(conn, table, [batch[i].id for i in keep], [batch[i].scope for i in keep], matrix[keep])
+            vectors.write_block(conn, row["id"], [batch[i].id for i in keep], matrix[keep], invocation_id)
             _add_entries(conn, row["id"], [batch[i].id for i in keep], invocation_id)
 
     return write

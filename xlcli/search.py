@@ -164,7 +164,7 @@ class DenseIndex:
 
     @classmethod
     def load(cls, conn: Connection, index_row) -> DenseIndex:
-        data = vectors.read_all(conn, index_row["vec_table"], index_row["dim"])
+        data = vectors.read_index(conn, index_row)
         ext = dict(conn.execute(
             text("SELECT p.id, p.ext_id FROM index_entries e JOIN passages p ON p.id = e.passage_id WHERE e.index_id = :i"),
             {"i": index_row["id"]},
