@@ -1,7 +1,7 @@
 """Build indexes: dense (an encoder's vectors in a vec0 table) and lexical (SQLite FTS5 BM25).
 
 Resumable by construction. The passages of a run are put in a fixed *plan* of batches (sorted by
-length, longest first, ties by passage id — so padding is minimal and the plan is the same on
+token count, longest first, ties by passage id — so padding is minimal and the plan is the same on
 every run). Each batch's vectors (vec0 rows and one vector block) and its ``index_entries`` rows
 are written in ONE transaction, so a killed run leaves whole batches behind; running the same
 command again skips them and encodes the rest in the very same batches, which gives the same
@@ -163,9 +163,14 @@ def _passages(conn: Connection, dataset_id: int, shard: tuple[int, int] | None) 
     return [PassageRow(r.id, r.ext_id, r.scope, f"{r.title} {r.text}" if r.title else r.text) for r in rows]
 
 
-def plan_batches(passages: Sequence[PassageRow], batch_size: int, prefix: str = "") -> list[list[PassageRow]]:
-    """Batches of the same passages are the same on every run: longest first, ties by id."""
-    ordered = sorted(passages, key=lambda p: (-len(prefix) - len(p.text), p.id))
+def plan_batches(passages: Sequence[PassageRow], batch_size: int, prefix: str = "", lengths: Sequence[int] | None = None) -> list[list[PassageRow]]:
+    """Batches of the same passages are the same on every run: longest first, ties by id.
+
+    Length is the encoder's token count when ``lengths`` gives it (one per passage: batches then
+    need almost no padding, see :meth:`xlcli.encoders.Encoder.encode`), else characters.
+    """
+    size = dict(zip((p.id for p in passages), lengths)) if lengths is not None else {p.id: len(prefix) + len(p.text) for p in passages}
+    ordered = sorted(passages, key=lambda p: (-size[p.id], p.id))
     return [ordered[i : i + batch_size] for i in range(0, len(ordered), batch_size)]
 
 
@@ -311,7 +316,8 @@ def build(
             done = _done_ids(conn, row["id"])
         result.already_indexed = sum(1 for p in passages if p.id in done)
         prefix = settings.passage_prefix if settings else ""
-        todo = [b for b in plan_batches(passages, batch_size, prefix) if any(p.id not in done for p in b)]
+        lengths = encoder.token_lengths([p.text for p in passages], prefix=prefix) if kind == DENSE else None
+        todo = [b for b in plan_batches(passages, batch_size, prefix, lengths) if any(p.id not in done for p in b)]
         writer = _dense_writer(store, row, encoder, vectorizer_factory, inv.id) if kind == DENSE else _bm25_writer(store, row, inv.id)
         with optional_bar(show_progress, f"Indexing {name}", result.total) as bar:
             bar.advance(result.already_indexed)
