@@ -109,6 +109,7 @@ def main() -> int:
             start = time.perf_counter()
             st_vecs = st_model.encode(texts, batch_size=args.batch_size, convert_to_numpy=True)
             st_times.append(time.perf_counter() - start)
+            print(f"round {repeat + 1}: xlcli {xlcli_times[-1]:.1f} s, sentence-transformers {st_times[-1]:.1f} s; {load()}", flush=True)
 
         ours = dict(zip(data.passage_ids.tolist(), data.matrix))
         diff = max(float(np.abs(ours[ids[p.ext_id]] - v).max()) for p, v in zip(collection.passages, st_vecs))
