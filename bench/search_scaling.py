@@ -7,7 +7,11 @@ rounds (see bench/timing.py), and the table gives each side's median and spread 
 ratios of the medians (> 1: xlcli faster). numpy is what one writes by hand (one matrix product per
 chunk of queries, ``argpartition``, a sort of the k; today's former xlcli path); faiss is its exact
 flat index. xlcli must return the same top-k sets as faiss; "same" counts queries whose rankings
-agree as id sets (faiss breaks ties among equal scores arbitrarily, xlcli by ext id). Run 1M alone
+agree as id sets (faiss breaks ties among equal scores arbitrarily, xlcli by ext id; and where two
+passages at the cut differ by one float32 rounding, faiss's BLAS product can order them otherwise
+than the per-pair scores xlcli reports — seen once in 1,000 queries at 10k). Threads: faiss's and
+numpy's defaults (set OMP_NUM_THREADS=1 for one core; on a crowded machine OpenMP's spinning
+threads inflate every side's times). Run 1M alone
 (``--sizes 1000000``): it holds about 3 GB of vectors. Targets: xlcli ≥ 1.0× faiss at every size.
 """
 
