@@ -165,11 +165,7 @@ class DenseIndex:
     @classmethod
     def load(cls, conn: Connection, index_row) -> DenseIndex:
         data = vectors.read_index(conn, index_row)
-        ext = dict(conn.execute(
-            text("SELECT p.id, p.ext_id FROM index_entries e JOIN passages p ON p.id = e.passage_id WHERE e.index_id = :i"),
-            {"i": index_row["id"]},
-        ).all())
-        return cls(data.passage_ids, data.scopes, [ext[int(pid)] for pid in data.passage_ids], data.matrix)
+        return cls(data.passage_ids, data.scopes, data.ext_ids, data.matrix)
 
     def search_arrays(self, queries: np.ndarray, scopes: Sequence[str | None], k: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per query: (passage ids, scores) of its top k within its scope (None: over all passages)."""
