@@ -195,6 +195,8 @@ def test_kill_9_half_way_then_rerun_gives_the_uninterrupted_result(tmp_path):
         in_table = conn.exec_driver_sql("SELECT count(*) FROM vec_1").scalar()
     assert 0 < entries < total, "the index finished before it could be killed: make the test's work larger"
     assert state == "running" and in_table == entries  # vectors and bookkeeping were committed together
+    with open_store(killed_db, write=False) as store, store.read() as conn:
+        assert conn.exec_driver_sql("SELECT sum(n) FROM vector_blocks").scalar() == entries  # so were the vector blocks
 
     subprocess.run(_xlcli(killed_db, *command), check=True, capture_output=True, env=env)
     subprocess.run(_xlcli(clean_db, *command), check=True, capture_output=True, env=env)
@@ -208,6 +210,13 @@ def test_kill_9_half_way_then_rerun_gives_the_uninterrupted_result(tmp_path):
     assert sorted(resumed) == sorted(clean)
     for pid in clean:
         assert np.array_equal(resumed[pid], clean[pid]), pid
+    blocks = {}
+    for path in (killed_db, clean_db):
+        with open_store(path, write=False) as store, store.read() as conn:
+            row = conn.exec_driver_sql("SELECT * FROM indexes WHERE name = 'tiny'").mappings().one()
+            ids, matrix = vectors.read_blocks(conn, row["id"], row["dim"])
+            blocks[path] = {int(p): v.tolist() for p, v in zip(ids, matrix)}
+    assert blocks[killed_db] == blocks[clean_db] == {pid: v.tolist() for pid, v in clean.items()}
 
 
 @pytest.mark.slow
