@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field, replace
+from typing import ClassVar
 
 from xlcli.errors import XlcliError
 from xlcli.store.invocations import params_key
 from xlcli.train.sources import PairSource
 
 TRAIN_SPLIT = "train"
+DEFAULT_WEIGHT = 1.0  # the mixing weight of a source given without one, when others have one
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -47,11 +49,23 @@ class TrainConfig:
     max_grad_norm: float = 1.0
     seed: int = 0
     allow_leakage: bool = False
+    # Cross-lingual objectives (issue 13); left out of the key at their defaults, so runs made
+    # before they existed keep their keys.
+    balance_langs: bool = True  # languages of a weighted source share its weight evenly (else by size)
+    lexicons: tuple[tuple[str, str], ...] = ()  # (lang, path) of the en→xx MUSE dictionaries
+    code_switch: float = 0.0  # fraction of an English question's words switched (CoSDA-ML)
+    code_switch_queries: float = 0.5  # fraction of English questions that are code-switched
+    xl_teaching: float = 0.0  # weight of the cross-lingual self-teaching KL (0 = off)
+    teacher: str | None = None  # frozen model whose English scores teach (None = the student itself)
+    typo_contrast: float = 0.0  # weight of the multi-positive typo contrast (0 = off)
+    typo_positives: int = 2  # misspelled variants per query in the typo contrast
     # Not part of the key (see the module docstring).
     save_every: int = 200
     device: str = field(default="auto", compare=False)
 
     NOT_IN_KEY = ("save_every", "device")
+    KEY_IF_SET: ClassVar[dict] = {"balance_langs": True, "lexicons": [], "code_switch": 0.0, "code_switch_queries": 0.5, "xl_teaching": 0.0,
+                  "teacher": None, "typo_contrast": 0.0, "typo_positives": 2}
 
     def validated(self) -> TrainConfig:
         """Check every value (one clear error each); fill the defaults that depend on others."""
@@ -83,9 +97,28 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise XlcliError(message)
+        cross_lingual = [
+            (0.0 <= self.code_switch < 1.0, f"--code-switch {self.code_switch:g}: give the fraction of words to switch, in [0, 1) (CoSDA-ML uses 0.3-0.5)"),
+            (0.0 < self.code_switch_queries <= 1.0,
+             f"--code-switch-queries {self.code_switch_queries:g}: give the fraction of English questions to switch, in (0, 1]"),
+            (self.code_switch == 0.0 or bool(self.lexicons),
+             "--code-switch needs the dictionaries of the languages to switch into: give --lexicon LANG=PATH (e.g. es=muse/en-es.txt)"),
+            (self.xl_teaching >= 0, f"--xl-teaching {self.xl_teaching:g}: give a weight >= 0 (0 = off)"),
+            (self.teacher is None or self.xl_teaching > 0, "--teacher scores the English side of --xl-teaching: give --xl-teaching W too"),
+            (self.typo_contrast >= 0, f"--typo-contrast {self.typo_contrast:g}: give a weight >= 0 (0 = off)"),
+            (1 <= self.typo_positives <= 16, f"--typo-positives {self.typo_positives}: give 1 to 16 misspelled variants per query"),
+        ]
+        for ok, message in cross_lingual:
+            if not ok:
+                raise XlcliError(message)
+        from xlcli.train.translate import check_languages
+
+        for source in self.pairs:
+            if source.kind == "translated":
+                check_languages(tuple(lang for lang, _ in self.lexicons), source.langs, f"--pairs {source.spec}")
         if self.self_teaching and self.typo_aware == 0.0:
             raise XlcliError("--self-teaching needs misspelled queries: give --typo-aware P (the paper uses 0.5)")
-        if self.typo_aware > 0.0:
+        if self.typo_aware > 0.0 or self.typo_contrast > 0.0:
             from xlcli.train.typos import check_protocol
 
             check_protocol(self.typo_protocol)
@@ -95,10 +128,31 @@ class TrainConfig:
         data = asdict(self)
         data["pairs"] = [source.spec for source in self.pairs]
         data["parallel"] = list(self.parallel)
+        data["lexicons"] = [f"{lang}={path}" for lang, path in self.lexicons]
         return data
 
     def key_params(self) -> dict:
-        return {k: v for k, v in self.as_dict().items() if k not in self.NOT_IN_KEY}
+        return {k: v for k, v in self.as_dict().items()
+                if k not in self.NOT_IN_KEY and not (k in self.KEY_IF_SET and v == self.KEY_IF_SET[k])}
+
+    def objectives(self) -> str:
+        """The recipe in a few words, for the report's system description and the CLI."""
+        parts = [",".join(s.spec for s in self.pairs)]
+        if self.typo_aware:
+            parts.append(f"typo-aware {self.typo_aware:g}")
+        if self.self_teaching:
+            parts.append("self-teaching")
+        if self.code_switch:
+            parts.append(f"code-switch {self.code_switch:g}")
+        if self.xl_teaching:
+            parts.append(f"xl-teaching {self.xl_teaching:g}" + (f" from {self.teacher}" if self.teacher else ""))
+        if self.typo_contrast:
+            parts.append(f"typo-contrast {self.typo_contrast:g}×{self.typo_positives}")
+        if self.parallel or self.align_pairs:
+            parts.append(f"align {self.align_weight:g}")
+        if self.hard_negatives:
+            parts.append(f"hard negatives {self.hard_negatives}")
+        return "; ".join(parts)
 
     @property
     def key(self) -> str:
