@@ -136,3 +136,44 @@ def test_bad_cross_lingual_input_is_one_line_exit_2_and_leaves_the_store_unchang
     assert result.exit_code == 2, result.output
     assert message in result.output and result.output.count("Error:") == 1 and "Traceback" not in result.output
     assert dump(db) == before
+
+
+def test_a_run_with_mixing_and_every_new_objective_resumes_to_the_weights_of_an_uninterrupted_one(small_store, db, tiny_bert, lexicons, tmp_path):
+    import torch
+    from safetensors.torch import load_file
+
+    from xlcli.train.config import TrainConfig
+    from xlcli.train.loop import Trainer
+    from xlcli.train.plan import prepare
+    from xlcli.train.sources import parse_pair_sources
+    from xlcli.train.translate import parse_lexicons
+
+    config = TrainConfig(
+        name="resumable", base=str(tiny_bert), pairs=parse_pair_sources("queries:en@1,queries:es,de@1,translated:es,de@0.5"),
+        lexicons=parse_lexicons([f"es={lexicons['es']}", f"de={lexicons['de']}"]), code_switch=0.4, code_switch_queries=1.0,
+        xl_teaching=1.0, typo_aware=0.5, typo_contrast=0.5, steps=4, save_every=2, batch_size=4, max_length=32, lr=1e-3, device="cpu")
+
+    class Interrupted(Exception):
+        pass
+
+    def train(run_dir: Path, stop_at: int | None) -> None:
+        with open_store(db) as store:
+            plan = prepare(store, config)
+
+        def on_checkpoint(step, folder, final):
+            if step == stop_at:
+                raise Interrupted
+
+        Trainer(plan.config, plan.encoder, plan.data, run_dir, steps=plan.steps, typos=plan.typos, batch_size=plan.batch_size,
+                on_checkpoint=on_checkpoint).run()
+
+    train(tmp_path / "straight", None)
+    with pytest.raises(Interrupted):
+        train(tmp_path / "resumed", 2)
+    assert not (tmp_path / "resumed" / "step-4").exists()
+    train(tmp_path / "resumed", None)
+    final, reference = (load_file(tmp_path / d / "step-4" / "model.safetensors") for d in ("resumed", "straight"))
+    start = load_file(Path(tiny_bert) / "model.safetensors")
+    assert any(not torch.equal(reference[k], start[k]) for k in reference)
+    for key in reference:
+        assert torch.allclose(final[key], reference[key], atol=1e-6, rtol=0), key
