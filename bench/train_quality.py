@@ -21,6 +21,17 @@ A check on real data, not a test (it prints whatever comes out). Every step is t
 
 Prints the table and the training time. Skips cleanly when the data files are absent. Every step
 is resumable: run it again with the same --workdir after an interruption and it continues.
+
+    python bench/train_quality.py --ablation [--steps 120] [--rows base,today,...] [--workdir DIR]
+
+The ablation of issue 13, direct path (no query translation at search time), on the bundled
+fixture: trained on its training conversations (conv-101/102: English questions, their human
+translations, lexicon pseudo-queries), evaluated on the held-out conversations (conv-103/104),
+five languages, clean and ``ielab``-misspelled. One row per recipe (see ``RECIPES``): base; today's
+recipe; each new objective added to it alone; all of them. The dictionaries are the real MUSE ones
+(``--muse``) when present — the fixture's own lexicons were built to cover its vocabulary — else
+the fixture's. ``--locomo-recipe NAME`` also trains that recipe on the real LoCoMo (English
+questions only: it has no human translations) and reports its test conversations in English.
 """
 
 from __future__ import annotations
@@ -54,6 +65,126 @@ def evaluate(db: Path, index: str, langs: str) -> dict[tuple[str, str], tuple[fl
     return {(r["lang"], r["condition"]): (r["R@10"], r["queries"]) for r in json.loads(out[out.index("["):])}
 
 
+LEX_LANGS = ("es", "de", "fr", "ru")
+TODAY = ("--typo-aware", "0.5", "--self-teaching")
+TODAY_PAIRS = "queries:en,es,de,fr,ru,generated:es,de,fr,ru"
+MIXED_PAIRS = "queries:en@1,queries:es,de,fr,ru@1,generated:es,de,fr,ru@0.2"
+# name → (what it adds, --pairs, more train flags); "{lex}" stands for the --lexicon flags.
+RECIPES = {
+    "today": ("today's recipe (human translations + pseudo-queries by size)", TODAY_PAIRS, TODAY),
+    "mix": ("+ mixing weights", MIXED_PAIRS, TODAY),
+    "translate": ("+ translate-train", TODAY_PAIRS + ",translated:es,de,fr,ru", (*TODAY, "{lex}")),
+    "codeswitch": ("+ code-switching 0.3", TODAY_PAIRS, (*TODAY, "{lex}", "--code-switch", "0.3")),
+    "xlteach": ("+ cross-lingual self-teaching", TODAY_PAIRS, (*TODAY, "--xl-teaching", "1")),
+    "multipos": ("+ multi-positive typo contrast", TODAY_PAIRS, (*TODAY, "--typo-contrast", "1")),
+    "all": ("all (mixing, translate-train, code-switching, xl-teaching, multi-positive)",
+            "queries:en@1,queries:es,de,fr,ru@1,translated:es,de,fr,ru@1,generated:es,de,fr,ru@0.2",
+            (*TODAY, "{lex}", "--code-switch", "0.3", "--xl-teaching", "1", "--typo-contrast", "1")),
+}
+
+
+def recipe_flags(name: str, lexicons: list[str]) -> list[str]:
+    _, pairs, flags = RECIPES[name]
+    out = ["--pairs", pairs]
+    for flag in flags:
+        out += lexicons if flag == "{lex}" else [flag]
+    return out
+
+
+def lexicon_flags(muse: Path) -> list[str]:
+    folder = muse if all((muse / f"en-{lang}.txt").exists() for lang in LEX_LANGS) else FIXTURES / "lexicon"
+    return [f"--lexicon={lang}={folder / f'en-{lang}.txt'}" for lang in LEX_LANGS]
+
+
+def prepare_fixture(db: Path, lexicons: list[str]) -> None:
+    xlcli(db, "ingest", "locomo", FIXTURES / "locomo" / "locomo_fixture.json", "--name", "fixture",
+          "--test-conversations", "conv-103,conv-104")
+    xlcli(db, "ingest", "translations", FIXTURES / "locomo" / "translations.jsonl")
+    xlcli(db, "perturb", "--protocol", "ielab", "--langs", ",".join(LANGS), "--split", "test", "--seed", "1")
+    xlcli(db, "generate", "queries", "--backend", "lexicon", *lexicons, "--per-lang", "2", "--name", "lexicon", "--seed", "1")
+
+
+def train_recipe(db: Path, name: str, lexicons: list[str], args) -> dict:
+    command = ["train", "--name", name, "--base", "default", *recipe_flags(name, lexicons), "--steps", args.steps,
+               "--batch-size", args.batch_size, "--max-length", args.max_length, "--seed", "1",
+               "--save-every", max(1, min(50, args.steps)), "--json"]
+    print(f"training: xlcli {' '.join(map(str, command))}", file=sys.stderr)
+    started = time.perf_counter()
+    summary = json.loads(xlcli(db, *command))
+    summary.setdefault("seconds", time.perf_counter() - started)
+    return summary
+
+
+def ablation(args, work: Path) -> None:
+    fixture = work / "fixture.db"
+    lexicons = lexicon_flags(args.muse)
+    rows = [r.strip() for r in args.rows.split(",") if r.strip()]
+    print(f"preparing the fixture store (dictionaries: {Path(lexicons[0].split('=', 2)[2]).parent}) ...", file=sys.stderr)
+    prepare_fixture(fixture, lexicons)
+    results, seconds = {}, {}
+    for name in rows:
+        model = "default"
+        if name != "base":
+            summary = train_recipe(fixture, name, lexicons, args)
+            seconds[name] = summary.get("seconds", 0.0)
+            model = name
+        xlcli(fixture, "index", "--name", f"ix-{name}", "--model", model)
+        results[name] = evaluate(fixture, f"ix-{name}", ",".join(LANGS))
+        print(f"  {name}: " + ", ".join(f"{l} {100 * results[name][(l, 'ielab')][0]:.1f}" for l in LANGS), file=sys.stderr)
+    columns = [(l, c) for l in LANGS for c in ("clean", "ielab")]
+    n = results[rows[0]][("en", "clean")][1]
+    print(f"Fixture held-out conversations (conv-103/104), {n} questions per language, R@10 (%), direct path; "
+          f"'typo' = ielab, one typo, mean over 10 variants. {args.steps} steps × {args.batch_size}, seed 1.")
+    print("| recipe | " + " | ".join(f"{l} {'clean' if c == 'clean' else 'typo'}" for l, c in columns) + " | train s |")
+    print("|---|" + "---:|" * (len(columns) + 1))
+    for name in rows:
+        label = "base (packaged MiniLM)" if name == "base" else RECIPES[name][0]
+        cells = [f"{100 * results[name][k][0]:.1f}" for k in columns]
+        print(f"| {label} | " + " | ".join(cells) + f" | {seconds.get(name, 0):.0f} |")
+    if args.locomo_recipe:
+        locomo_recipe(args, work, lexicons)
+
+
+def locomo_recipe(args, work: Path, lexicons: list[str]) -> None:
+    """Base vs one recipe on the real LoCoMo test conversations (English; no human translations there)."""
+    if not args.locomo.exists():
+        print(f"real LoCoMo skipped: {args.locomo} not found")
+        return
+    real, name = work / "locomo.db", args.locomo_recipe
+    xlcli(real, "ingest", "locomo", args.locomo, "--name", "locomo", "--test-conversations", args.test_conversations)
+    xlcli(real, "perturb", "--protocol", "ielab", "--langs", "en", "--split", "test", "--seed", "1")
+    xlcli(real, "generate", "queries", "--backend", "lexicon", *lexicons, "--per-lang", "1", "--name", "muse", "--seed", "1")
+    _, pairs, _ = RECIPES[name]
+    # The real LoCoMo has English questions only: the human-translation sources are left out.
+    flags = recipe_flags(name, lexicons)
+    flags[1] = ",".join(part for part in _real_pairs(pairs))
+    command = ["train", "--name", f"real-{name}", "--base", "default", *flags, "--steps", args.steps, "--batch-size", args.batch_size,
+               "--max-length", args.max_length, "--seed", "1", "--save-every", max(1, min(50, args.steps)), "--json"]
+    print(f"training: xlcli {' '.join(map(str, command))}", file=sys.stderr)
+    summary = json.loads(xlcli(real, *command))
+    found = {}
+    for label, model in (("base", "default"), (name, f"real-{name}")):
+        xlcli(real, "index", "--name", f"ix-{label}", "--model", model)
+        found[label] = evaluate(real, f"ix-{label}", "en")
+    print(f"Real LoCoMo test conversations ({args.test_conversations}), English R@10 (%): "
+          + "; ".join(f"{label} clean {100 * v[('en', 'clean')][0]:.1f} typo {100 * v[('en', 'ielab')][0]:.1f}" for label, v in found.items())
+          + f"; training {summary.get('seconds', 0):.0f} s, pairs {summary['pairs_by_source']}")
+
+
+def _real_pairs(pairs: str) -> list[str]:
+    """``pairs`` without the human translations (``queries:es,...``), which the real LoCoMo lacks."""
+    from xlcli.train.sources import parse_pair_sources
+
+    kept = []
+    for source in parse_pair_sources(pairs):
+        if source.kind == "queries":
+            source = type(source)(source.kind, ("en",), source.run, source.weight)
+            if any(k.startswith("queries:en") for k in kept):
+                continue
+        kept.append(source.spec)
+    return kept
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--locomo", type=Path, default=Path(os.environ.get("LOCOMO_FILE", SHARED / "locomo" / "locomo10.json")))
@@ -68,7 +199,16 @@ def main() -> None:
     parser.add_argument("--per-lang", type=int, default=1, help="Lexicon pseudo-queries per turn and language.")
     parser.add_argument("--extra", default="", help="More `xlcli train` flags, e.g. --extra='--lr 3e-5'.")
     parser.add_argument("--workdir", type=Path, help="Keep the stores and models here (default: a temporary folder).")
+    parser.add_argument("--ablation", action="store_true", help="Run the issue-13 ablation on the fixture instead.")
+    parser.add_argument("--rows", default="base," + ",".join(RECIPES), help="Ablation rows (base and RECIPES names).")
+    parser.add_argument("--locomo-recipe", default="", help="With --ablation: also train this recipe on the real LoCoMo.")
     args = parser.parse_args()
+    if args.ablation:
+        with tempfile.TemporaryDirectory() as tmp_name:
+            work = args.workdir or Path(tmp_name)
+            work.mkdir(parents=True, exist_ok=True)
+            ablation(args, work)
+        return
     missing = [p for p in (args.locomo, args.muse) if not p.exists()] + ([args.tatoeba] if args.align and not args.tatoeba.exists() else [])
     if missing:
         print(f"skipped: {', '.join(map(str, missing))} not found")
