@@ -177,3 +177,13 @@ def test_a_run_with_mixing_and_every_new_objective_resumes_to_the_weights_of_an_
     assert any(not torch.equal(reference[k], start[k]) for k in reference)
     for key in reference:
         assert torch.allclose(final[key], reference[key], atol=1e-6, rtol=0), key
+
+
+def test_the_report_describes_a_trained_system_by_its_recipe(small_store, db, tiny_bert, lexicons):
+    small_store("train", "--name", "cs", "--base", tiny_bert, "--steps", "1", *TINY_ARGS, "--pairs", "queries:en,es@1",
+                f"--lexicon=es={lexicons['es']}", "--code-switch", "0.3", "--typo-contrast", "0.5")
+    small_store("index", "--name", "ix-cs", "--model", "cs")
+    small_store("eval", "--index", "ix-cs", "--langs", "en", "--split", "test", "--measures", "R@10")
+    records = json.loads(small_store("report", "--format", "json").output)["rows"]
+    assert {r["recipe"] for r in records} == {"queries:en,es@1; code-switch 0.3; typo-contrast 0.5×2; 1 steps × 4"}
+    assert "ix-cs: trained with queries:en,es@1; code-switch 0.3" in small_store("report", "--format", "md").output

@@ -85,6 +85,7 @@ def caption(report: Report) -> str:
         f"{report.measure} ×100. Gains over baseline {report.baseline.name!r} in parentheses; paired t-test over "
         "queries, Holm-adjusted across the table: * p<0.05, ** p<0.01. A misspelled condition's per-query value is "
         "the mean over that query's variants; drop = misspelled − clean (relative in %)."
+        + "".join(f" {s.name}: trained with {s.recipe}." for s in report.systems if s.recipe)
     )
 
 

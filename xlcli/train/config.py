@@ -137,23 +137,31 @@ class TrainConfig:
 
     def objectives(self) -> str:
         """The recipe in a few words, for the report's system description and the CLI."""
-        parts = [",".join(s.spec for s in self.pairs)]
-        if self.typo_aware:
-            parts.append(f"typo-aware {self.typo_aware:g}")
-        if self.self_teaching:
-            parts.append("self-teaching")
-        if self.code_switch:
-            parts.append(f"code-switch {self.code_switch:g}")
-        if self.xl_teaching:
-            parts.append(f"xl-teaching {self.xl_teaching:g}" + (f" from {self.teacher}" if self.teacher else ""))
-        if self.typo_contrast:
-            parts.append(f"typo-contrast {self.typo_contrast:g}×{self.typo_positives}")
-        if self.parallel or self.align_pairs:
-            parts.append(f"align {self.align_weight:g}")
-        if self.hard_negatives:
-            parts.append(f"hard negatives {self.hard_negatives}")
-        return "; ".join(parts)
+        return recipe(self.as_dict())
 
     @property
     def key(self) -> str:
         return params_key(self.key_params())
+
+
+def recipe(config: dict) -> str:
+    """A training run's recipe in a few words, from its stored ``config_json`` (or :meth:`TrainConfig.as_dict`)."""
+    get = config.get
+    parts = [",".join(get("pairs") or [])]
+    if get("typo_aware"):
+        parts.append(f"typo-aware {get('typo_aware'):g}")
+    if get("self_teaching"):
+        parts.append("self-teaching")
+    if get("code_switch"):
+        parts.append(f"code-switch {get('code_switch'):g}")
+    if get("xl_teaching"):
+        parts.append(f"xl-teaching {get('xl_teaching'):g}" + (f" from {get('teacher')}" if get("teacher") else ""))
+    if get("typo_contrast"):
+        parts.append(f"typo-contrast {get('typo_contrast'):g}×{get('typo_positives', 2)}")
+    if get("parallel") or get("align_pairs"):
+        parts.append(f"align {get('align_weight', 1.0):g}")
+    if get("hard_negatives"):
+        parts.append(f"hard negatives {get('hard_negatives')}")
+    if get("steps"):
+        parts.append(f"{get('steps')} steps × {get('batch_size')}")
+    return "; ".join(parts)

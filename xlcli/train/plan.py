@@ -114,7 +114,7 @@ def prepare(store: Store, config: TrainConfig) -> Plan:
             from xlcli.train.negatives import mine
 
             plan.data.negatives = mine(conn, config.hard_negatives, dataset, plan.data.pairs, depth=max(30, 4 * config.negatives_per_query))
-    if config.typo_aware > 0:
+    if config.typo_aware > 0 or config.typo_contrast > 0:  # the typo contrast misspells every query, whatever p
         from xlcli.train.typos import TypoMaker
 
         plan.typos = TypoMaker(config.typo_protocol, config.typo_aware, config.seed, sorted({p.lang for p in plan.data.pairs}))
