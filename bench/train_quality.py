@@ -60,9 +60,12 @@ def xlcli(db: Path, *args: str, capture: bool = False) -> str:
     return done.stdout
 
 
-def evaluate(db: Path, index: str, langs: str) -> dict[tuple[str, str], tuple[float, int]]:
-    out = xlcli(db, "eval", "--index", index, "--langs", langs, "--split", "test", "--measures", "R@10", "--json")
-    return {(r["lang"], r["condition"]): (r["R@10"], r["queries"]) for r in json.loads(out[out.index("["):])}
+def evaluate(db: Path, index: str, langs: str, variants: str | None = None) -> dict[tuple[str, str], tuple[float, int]]:
+    """R@10 per (language, condition); every misspelled condition is reported as 'ielab'."""
+    more = ["--variants", variants] if variants else []
+    out = xlcli(db, "eval", "--index", index, "--langs", langs, "--split", "test", "--measures", "R@10", *more, "--json")
+    return {(r["lang"], "clean" if r["condition"] == "clean" else "ielab"): (r["R@10"], r["queries"])
+            for r in json.loads(out[out.index("["):])}
 
 
 LEX_LANGS = ("es", "de", "fr", "ru")
@@ -96,16 +99,25 @@ def lexicon_flags(muse: Path) -> list[str]:
     return [f"--lexicon={lang}={folder / f'en-{lang}.txt'}" for lang in LEX_LANGS]
 
 
-def prepare_fixture(db: Path, lexicons: list[str]) -> None:
+def prepare_fixture(db: Path, lexicons: list[str], variants: int) -> str:
+    """The fixture store, ready to train on; returns the name of its misspelled variant set."""
     xlcli(db, "ingest", "locomo", FIXTURES / "locomo" / "locomo_fixture.json", "--name", "fixture",
           "--test-conversations", "conv-103,conv-104")
     xlcli(db, "ingest", "translations", FIXTURES / "locomo" / "translations.jsonl")
-    xlcli(db, "perturb", "--protocol", "ielab", "--langs", ",".join(LANGS), "--split", "test", "--seed", "1")
+    variant_set = f"ielab-{variants}"
+    xlcli(db, "perturb", "--protocol", "ielab", "--langs", ",".join(LANGS), "--split", "test", "--seed", "1",  # a re-run is a no-op
+          "--variants", variants, "--name", variant_set)
     xlcli(db, "generate", "queries", "--backend", "lexicon", *lexicons, "--per-lang", "2", "--name", "lexicon", "--seed", "1")
+    return variant_set
+
+
+def run_name(name: str, args) -> str:
+    """A recipe's run name, with its size (so that one --workdir holds runs of several sizes)."""
+    return f"{name}-{args.steps}x{args.batch_size}"
 
 
 def train_recipe(db: Path, name: str, lexicons: list[str], args) -> dict:
-    command = ["train", "--name", name, "--base", "default", *recipe_flags(name, lexicons), "--steps", args.steps,
+    command = ["train", "--name", run_name(name, args), "--base", "default", *recipe_flags(name, lexicons), "--steps", args.steps,
                "--batch-size", args.batch_size, "--max-length", args.max_length, "--seed", "1",
                "--save-every", max(1, min(50, args.steps)), "--json"]
     print(f"training: xlcli {' '.join(map(str, command))}", file=sys.stderr)
@@ -120,21 +132,22 @@ def ablation(args, work: Path) -> None:
     lexicons = lexicon_flags(args.muse)
     rows = [r.strip() for r in args.rows.split(",") if r.strip()]
     print(f"preparing the fixture store (dictionaries: {Path(lexicons[0].split('=', 2)[2]).parent}) ...", file=sys.stderr)
-    prepare_fixture(fixture, lexicons)
+    variant_set = prepare_fixture(fixture, lexicons, args.eval_variants)
     results, seconds = {}, {}
     for name in rows:
         model = "default"
         if name != "base":
             summary = train_recipe(fixture, name, lexicons, args)
             seconds[name] = summary.get("seconds", 0.0)
-            model = name
-        xlcli(fixture, "index", "--name", f"ix-{name}", "--model", model)
-        results[name] = evaluate(fixture, f"ix-{name}", ",".join(LANGS))
+            model = run_name(name, args)
+        index = "ix-base" if name == "base" else f"ix-{model}"
+        xlcli(fixture, "index", "--name", index, "--model", model)
+        results[name] = evaluate(fixture, index, ",".join(LANGS), variant_set)
         print(f"  {name}: " + ", ".join(f"{l} {100 * results[name][(l, 'ielab')][0]:.1f}" for l in LANGS), file=sys.stderr)
     columns = [(l, c) for l in LANGS for c in ("clean", "ielab")]
     n = results[rows[0]][("en", "clean")][1]
     print(f"Fixture held-out conversations (conv-103/104), {n} questions per language, R@10 (%), direct path; "
-          f"'typo' = ielab, one typo, mean over 10 variants. {args.steps} steps × {args.batch_size}, seed 1.")
+          f"'typo' = ielab, one typo, mean over {args.eval_variants} variants. {args.steps} steps × {args.batch_size}, seed 1.")
     print("| recipe | " + " | ".join(f"{l} {'clean' if c == 'clean' else 'typo'}" for l, c in columns) + " | train s |")
     print("|---|" + "---:|" * (len(columns) + 1))
     for name in rows:
@@ -158,12 +171,12 @@ def locomo_recipe(args, work: Path, lexicons: list[str]) -> None:
     # The real LoCoMo has English questions only: the human-translation sources are left out.
     flags = recipe_flags(name, lexicons)
     flags[1] = ",".join(part for part in _real_pairs(pairs))
-    command = ["train", "--name", f"real-{name}", "--base", "default", *flags, "--steps", args.steps, "--batch-size", args.batch_size,
+    command = ["train", "--name", f"real-{run_name(name, args)}", "--base", "default", *flags, "--steps", args.steps, "--batch-size", args.batch_size,
                "--max-length", args.max_length, "--seed", "1", "--save-every", max(1, min(50, args.steps)), "--json"]
     print(f"training: xlcli {' '.join(map(str, command))}", file=sys.stderr)
     summary = json.loads(xlcli(real, *command))
     found = {}
-    for label, model in (("base", "default"), (name, f"real-{name}")):
+    for label, model in (("base", "default"), (name, f"real-{run_name(name, args)}")):
         xlcli(real, "index", "--name", f"ix-{label}", "--model", model)
         found[label] = evaluate(real, f"ix-{label}", "en")
     print(f"Real LoCoMo test conversations ({args.test_conversations}), English R@10 (%): "
@@ -201,6 +214,7 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, help="Keep the stores and models here (default: a temporary folder).")
     parser.add_argument("--ablation", action="store_true", help="Run the issue-13 ablation on the fixture instead.")
     parser.add_argument("--rows", default="base," + ",".join(RECIPES), help="Ablation rows (base and RECIPES names).")
+    parser.add_argument("--eval-variants", type=int, default=10, help="With --ablation: misspelled variants per test question.")
     parser.add_argument("--locomo-recipe", default="", help="With --ablation: also train this recipe on the real LoCoMo.")
     args = parser.parse_args()
     if args.ablation:
