@@ -123,8 +123,19 @@ def train_recipe(db: Path, name: str, lexicons: list[str], args) -> dict:
     print(f"training: xlcli {' '.join(map(str, command))}", file=sys.stderr)
     started = time.perf_counter()
     summary = json.loads(xlcli(db, *command))
+    if summary.get("nothing_to_do"):  # trained by an earlier invocation of this script: its recorded time
+        summary["seconds"] = _recorded_seconds(db, run_name(name, args))
     summary.setdefault("seconds", time.perf_counter() - started)
     return summary
+
+
+def _recorded_seconds(db: Path, run: str) -> float | None:
+    import sqlite3
+
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        row = conn.execute("SELECT json_extract(i.summary_json, '$.seconds') FROM training_runs t JOIN invocations i"
+                           " ON i.id = t.invocation_id WHERE t.name = ?", (run,)).fetchone()
+    return row[0] if row else None
 
 
 def ablation(args, work: Path) -> None:
@@ -138,7 +149,7 @@ def ablation(args, work: Path) -> None:
         model = "default"
         if name != "base":
             summary = train_recipe(fixture, name, lexicons, args)
-            seconds[name] = summary.get("seconds", 0.0)
+            seconds[name] = summary.get("seconds") or 0.0
             model = run_name(name, args)
         index = "ix-base" if name == "base" else f"ix-{model}"
         xlcli(fixture, "index", "--name", index, "--model", model)
