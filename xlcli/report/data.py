@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, text
 
 from xlcli.errors import XlcliError
+from xlcli.train.config import recipe as train_recipe
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class System:
     augmentation: str
     training_run: str | None
     leakage: bool
+    recipe: str = ""  # the training run's recipe (xlcli.train.config.recipe), "" when untrained
 
     @property
     def label(self) -> str:
@@ -58,7 +60,7 @@ def select_runs(conn: Connection, dataset_id: int, invocation_ids: list[int] | N
 
 def systems(conn: Connection, index_ids: set[int]) -> dict[int, System]:
     rows = conn.execute(text(
-        "SELECT i.id, i.name, i.kind, i.augmentation_json, m.name AS model, t.name AS run, t.allow_leakage"
+        "SELECT i.id, i.name, i.kind, i.augmentation_json, m.name AS model, t.name AS run, t.allow_leakage, t.config_json"
         " FROM indexes i LEFT JOIN models m ON m.id = i.model_id LEFT JOIN training_runs t ON t.id = m.training_run_id"
         f" WHERE i.id IN ({','.join(str(int(i)) for i in index_ids)}) ORDER BY i.id"
     )).mappings()
@@ -68,7 +70,8 @@ def systems(conn: Connection, index_ids: set[int]) -> dict[int, System]:
         if r["augmentation_json"]:
             aug = json.loads(r["augmentation_json"])
             augmentation = ", ".join(f"{k}={v}" for k, v in aug.items() if k in ("generator_run", "generator_runs", "alpha", "fusion"))
-        found[r["id"]] = System(r["id"], r["name"], r["kind"], r["model"], augmentation, r["run"], bool(r["allow_leakage"]))
+        recipe = train_recipe(json.loads(r["config_json"])) if r["config_json"] else ""
+        found[r["id"]] = System(r["id"], r["name"], r["kind"], r["model"], augmentation, r["run"], bool(r["allow_leakage"]), recipe)
     return found
 
 

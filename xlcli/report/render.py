@@ -134,6 +134,7 @@ def caption(report: Report, esc=_same, mark=_same) -> str:
             "queries, Holm-adjusted across the table: ") + mark("*") + esc(" p<0.05, ") + mark("**")
         + esc(" p<0.01. A misspelled condition's per-query value is the mean over that query's variants; "
               "drop = misspelled − clean (relative in %).")
+        + esc("".join(f" {s.name}: trained with {s.recipe}." for s in report.systems if s.recipe))
     )
 
 

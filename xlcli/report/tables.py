@@ -70,7 +70,7 @@ class Report:
             system = next(s for s in self.systems if s.index_id == index_id)
             record = {
                 "system": system.name, "model": system.model, "augmentation": system.augmentation,
-                "training_run": system.training_run, "leakage": system.leakage, "lang": lang,
+                "training_run": system.training_run, "recipe": system.recipe, "leakage": system.leakage, "lang": lang,
                 "condition": condition, "measure": self.measure, "mean": cell.mean, "n": cell.n,
             }
             if group:
