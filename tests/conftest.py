@@ -70,7 +70,7 @@ def snapshot(db: Path) -> dict:
     modules store every byte (vector chunks, row ids, the FTS index), so a changed vector or
     document shows there, while reading the virtual table would only read them again.
 
-    Any other path (missing, a folder, empty, not SQLite, damaged, unreadable) is compared by
+    Any other path (missing, a folder, empty, not SQLite, damaged, one SQLite cannot open) is compared by
     existence and bytes (a folder by its listing), with which of its ``-wal``/``-shm``/``-journal``
     files exist. It reads with plain sqlite3, read-only, never through xlcli's own code.
     """
