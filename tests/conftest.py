@@ -9,7 +9,10 @@ import functools
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+import sqlite3
+import subprocess
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -52,30 +55,104 @@ def generated_queries(db: Path, run: str | None = None) -> list[tuple]:
     return sorted(tuple(r) for r in rows(db, sql + " ORDER BY 1, 2, 3", run=run))
 
 
-def snapshot(db: Path) -> dict[str, list[tuple]]:
-    """Everything the store holds: the schema and every row of every table, in a fixed order;
-    "the store is unchanged" means two snapshots are equal (it sees an UPDATE, not only counts).
+_SQLITE_HEADER = b"SQLite format 3\x00"
+_SIDECARS = ("-wal", "-shm", "-journal")
 
-    Virtual tables (vec0, FTS5) are left out on purpose and their shadow tables kept: the shadow
-    tables are where those modules store every byte (vector chunks, row ids, the FTS index), so a
-    changed vector or document shows there, while reading the virtual table would only read them
-    again. ``sqlite_sequence`` is kept; ``sqlite_stat*`` (planner statistics) is not content.
+
+def snapshot(db: Path) -> dict:
+    """Everything the store holds, so that "the store is unchanged" means two snapshots are equal.
+
+    For an SQLite file: the schema (``sqlite_master``), the header's ``user_version`` and
+    ``application_id``, and every row of every table with its rowid, in rowid order (all columns
+    for WITHOUT ROWID tables) — it sees an UPDATE or a delete-and-reinsert, not only counts; rows,
+    not bytes, because a WAL checkpoint may rewrite the file legitimately. Virtual tables (vec0,
+    FTS5) are left out on purpose and their shadow tables kept: the shadow tables are where those
+    modules store every byte (vector chunks, row ids, the FTS index), so a changed vector or
+    document shows there, while reading the virtual table would only read them again.
+
+    Any other path (missing, a folder, empty, not SQLite, damaged, one SQLite cannot open) is compared by
+    existence and bytes (a folder by its listing), with which of its ``-wal``/``-shm``/``-journal``
+    files exist. It reads with plain sqlite3, read-only, never through xlcli's own code.
     """
-    with open_store(db, write=False) as store, store.read() as conn:
-        schema = [tuple(r) for r in conn.exec_driver_sql(
-            "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_stat%' ORDER BY type, name")]
-        found = {"sqlite_master": schema}
+    db = Path(db)
+    try:
+        return _rows(db) if db.is_file() and db.read_bytes().startswith(_SQLITE_HEADER) else _as_path(db)
+    except sqlite3.DatabaseError:  # damaged, or a WAL store whose folder cannot be written: compare what can be
+        return _as_path(db)
+
+
+def _rows(db: Path) -> dict[str, list[tuple]]:
+    conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        schema = conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name").fetchall()
+        found = {"sqlite_master": schema,  # "sqlite_" names are reserved: no table can take these keys
+                 "sqlite_header": [(conn.execute("PRAGMA user_version").fetchone()[0],
+                                    conn.execute("PRAGMA application_id").fetchone()[0])]}
         for kind, name, _, sql in schema:
-            if kind != "table" or name.startswith("sqlite_stat") or (sql or "").upper().startswith("CREATE VIRTUAL TABLE"):
+            if kind != "table" or (sql or "").upper().startswith("CREATE VIRTUAL TABLE"):
                 continue
             if re.search(r"WITHOUT\s+ROWID", sql or "", re.IGNORECASE):
-                ncols = len(conn.exec_driver_sql(f'SELECT * FROM "{name}" LIMIT 0').keys())
-                order = ", ".join(str(i) for i in range(1, ncols + 1))
-                query = f'SELECT * FROM "{name}" ORDER BY {order}'
+                width = len(conn.execute(f'SELECT * FROM "{name}" LIMIT 0').description)
+                query = f'SELECT * FROM "{name}" ORDER BY {", ".join(str(i) for i in range(1, width + 1))}'
             else:
                 query = f'SELECT rowid, * FROM "{name}" ORDER BY rowid'
-            found[name] = [tuple(r) for r in conn.exec_driver_sql(query).all()]
+            found[name] = conn.execute(query).fetchall()
         return found
+    finally:
+        conn.close()
+
+
+def _as_path(path: Path) -> dict:
+    sidecars = [s for s in _SIDECARS if Path(f"{path}{s}").exists()]
+    if path.is_dir():
+        return {"directory": sorted(p.name for p in path.iterdir()), "sidecars": sidecars}
+    if not path.exists():
+        return {"exists": False, "sidecars": sidecars}
+    return {"bytes": path.read_bytes() if path.is_file() else None, "sidecars": sidecars}
+
+
+def copy_store(source: Path, target: Path) -> Path:
+    """A consistent copy of the store at ``target`` (SQLite's backup API: whatever still sits in
+    the source's WAL is in the copy, which is one self-contained file)."""
+    src, dst = sqlite3.connect(source), sqlite3.connect(target)
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
+    return Path(target)
+
+
+@dataclass
+class Outcome:
+    """What a command did, for :func:`assert_refused`, when it ran in a subprocess (a Click result
+    has the same three attributes)."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @classmethod
+    def of(cls, process: subprocess.CompletedProcess) -> Outcome:
+        return cls(process.returncode, process.stdout, process.stderr)
+
+
+def assert_refused(result, db: Path, before: dict, expect: str | None = None, *, quiet: bool = True) -> str:
+    """The promise for a user's mistake: exit code 2, exactly one non-empty stderr line and it is
+    ``Error: ...`` (saying ``expect``), no traceback anywhere, the store's :func:`snapshot` equal
+    to ``before`` and — unless ``quiet=False``, for a pipeline that reports the step it started —
+    nothing on stdout. ``result`` is a Click result or an :class:`Outcome`; returns the error line."""
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output, output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error:"), f"stderr should be one Error: line, got:\n{result.stderr}"
+    assert expect is None or expect in lines[0], f"expected {expect!r} in: {lines[0]}"
+    assert result.exit_code == 2, f"exit code {result.exit_code}: {lines[0]}"
+    assert not quiet or not result.stdout.strip(), f"a refusal printed to stdout:\n{result.stdout}"
+    after = snapshot(db)
+    changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    assert not changed, f"the store changed ({', '.join(changed)}) although the command was refused: {lines[0]}"
+    return lines[0]
 
 
 def beir_folder(root: Path, docs: dict[str, str | tuple[str, str]], queries: dict[str, str],
@@ -249,18 +326,24 @@ SMALL_TRANSLATIONS = [
 ]
 
 
-@pytest.fixture
-def small_locomo_file(tmp_path: Path) -> Path:
-    path = tmp_path / "small_locomo.json"
+def write_small_locomo(path: Path) -> Path:
     path.write_text(json.dumps(small_locomo(), ensure_ascii=False, indent=1), encoding="utf-8")
     return path
 
 
-@pytest.fixture
-def small_translations_file(tmp_path: Path) -> Path:
-    path = tmp_path / "small_translations.jsonl"
+def write_small_translations(path: Path) -> Path:
     path.write_text("".join(json.dumps(t, ensure_ascii=False) + "\n" for t in SMALL_TRANSLATIONS), encoding="utf-8")
     return path
+
+
+@pytest.fixture
+def small_locomo_file(tmp_path: Path) -> Path:
+    return write_small_locomo(tmp_path / "small_locomo.json")
+
+
+@pytest.fixture
+def small_translations_file(tmp_path: Path) -> Path:
+    return write_small_translations(tmp_path / "small_translations.jsonl")
 
 
 class Cli:
@@ -287,12 +370,37 @@ def cli(db: Path) -> Cli:
     return Cli(db)
 
 
-@pytest.fixture
-def small_store(cli: Cli, small_locomo_file: Path, small_translations_file: Path) -> Cli:
-    """A store with the small LoCoMo (conv-b held out for test) and its translations."""
-    cli("ingest", "locomo", small_locomo_file, "--name", "small", "--test-conversations", "conv-b")
-    cli("ingest", "translations", small_translations_file)
+def ingest_small(cli: Cli) -> None:
+    """The small LoCoMo as dataset 'small' (conv-b held out for test) and its translations, their
+    files written beside the store."""
+    folder = cli.db.parent
+    cli("ingest", "locomo", write_small_locomo(folder / "small_locomo.json"), "--name", "small", "--test-conversations", "conv-b")
+    cli("ingest", "translations", write_small_translations(folder / "small_translations.jsonl"))
+
+
+def ingest_fixture(name: str, *options: str) -> Callable[[Cli], None]:
+    """Ingests the committed LoCoMo fixture as dataset ``name`` (``options`` go to ingest locomo) and its translations."""
+    def ingest(cli: Cli) -> None:
+        cli("ingest", "locomo", committed_fixture("locomo/locomo_fixture.json"), "--name", name, *options)
+        cli("ingest", "translations", committed_fixture("locomo/translations.jsonl"), "--dataset", name)
+    return ingest
+
+
+def build_store(db: Path, ingest: Callable[[Cli], None], *steps: Sequence) -> Cli:
+    """A store at ``db``: ``ingest`` (:func:`ingest_small` or :func:`ingest_fixture`) then each step's
+    arguments run by the real CLI. Module fixtures build one and hand each test a :func:`copy_store`."""
+    db.parent.mkdir(parents=True, exist_ok=True)
+    cli = Cli(db)
+    ingest(cli)
+    for step in steps:
+        cli(*step)
     return cli
+
+
+@pytest.fixture
+def small_store(db: Path) -> Cli:
+    """A store with the small LoCoMo (conv-b held out for test) and its translations."""
+    return build_store(db, ingest_small)
 
 
 def train_tiny_tokenizer(texts: list[str], directory: Path, vocab_size: int = 400):

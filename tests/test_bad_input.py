@@ -1,11 +1,11 @@
 """A catalogue of bad inputs for every subcommand: each one is one ``Error:`` line, exit 2, no
-traceback, and a store whose every table holds the same rows (tests/badinput.py).
+traceback, and a store whose every table holds the same rows (``assert_refused`` in tests/conftest.py).
 
 To cover a new command or option, add a :class:`Case` to ``CATALOGUE`` — ``args`` may use the
 placeholders {tmp} (the case's folder), {fixtures}, {bert} (a tiny BERT) and {db}; ``prepare``
 writes files or replaces the store before the run, ``check`` asserts more afterwards.
-Numeric-option cases live in tests/test_bad_input_values.py (the same pattern; both import
-``badinput``, which pytest finds beside them as it finds conftest.py).
+Numeric options, bad files and broken model folders live in tests/test_bad_input_values.py (the
+same check, from the same kit).
 """
 
 from __future__ import annotations
@@ -22,10 +22,26 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from badinput import FIXTURES, Outcome, assert_refused, build_store, copy_store, run, snapshot
+from conftest import FIXTURES, Outcome, assert_refused, build_store, committed_fixture, copy_store, ingest_fixture, snapshot
+from typer.testing import CliRunner
 
+from xlcli.cli import app
 from xlcli.store import engine
 from xlcli.train import checkpoints
+
+TEST_CONVERSATION = "conv-104"
+
+
+def run(db: Path, *args) -> Outcome:
+    """The real Typer app in this process (as conftest.Cli does), an escaped exception kept as a
+    traceback on stderr instead of raised, so that the case fails on the check that names it."""
+    result = CliRunner().invoke(app, ["--db", str(db), *map(str, args)], catch_exceptions=True)
+    stderr = result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        import traceback
+
+        stderr += "".join(traceback.format_exception(result.exception))
+    return Outcome(result.exit_code, result.stdout, stderr)
 
 
 @dataclass
@@ -36,6 +52,7 @@ class Case:
     check: Callable | None = None  # (env) -> None: further assertions after the run
     subprocess: bool = False  # run `python -m xlcli` (the installed script's path) instead of in-process
     trained: bool = False  # prepare needs env.trained, a real checkpoint of the TRAIN parameters
+    quiet: bool = True  # False: a pipeline may say on stdout which step it started before that step refuses
 
 
 # -- helpers for preparing cases ---------------------------------------------------------------
@@ -291,7 +308,7 @@ CATALOGUE = [
     Case("pipeline-unknown-step", ("pipeline", "run", "{tmp}/study.toml"), _pipeline('[[step]]\nrun = "frobnicate"\n')),
     Case("pipeline-step-refuses-its-input", ("pipeline", "run", "{tmp}/study.toml"), both(
         write("t.jsonl", '{"query_id": "conv-101/q0", "lang": "xx", "text": "?"}\n'),
-        _pipeline('[[step]]\nrun = "ingest translations"\nfile = "t.jsonl"\ndataset = "fx"\n'))),
+        _pipeline('[[step]]\nrun = "ingest translations"\nfile = "t.jsonl"\ndataset = "fx"\n')), quiet=False),
     Case("pipeline-status-missing-config", ("pipeline", "status", "{tmp}/none.toml")),
     # status
     Case("status-unknown-option", ("status", "--bogus")),
@@ -317,7 +334,7 @@ CATALOGUE = [
     Case("store-empty-file-sql", ("sql", "select 1"), empty_db),
     Case("store-missing-train", ("train", "--name", "x", "--base", "{bert}"), missing_db, nothing_created("new.db", "new.db-wal")),
     Case("store-missing-pipeline-step-refused", ("pipeline", "run", "{tmp}/study.toml"),
-         both(missing_db, _pipeline('[[step]]\nrun = "perturb"\nprotocol = "ielab"\n')), nothing_created("new.db")),
+         both(missing_db, _pipeline('[[step]]\nrun = "perturb"\nprotocol = "ielab"\n')), nothing_created("new.db"), quiet=False),
     Case("store-missing-status", ("status",), missing_db, nothing_created("new.db")),
     Case("store-not-sqlite", BEIR, text_db),
     Case("store-truncated", ("status",), truncated_db),
@@ -339,13 +356,22 @@ CATALOGUE = [
 
 @pytest.fixture(scope="module")
 def catalogue_store(tmp_path_factory, tiny_bert) -> Path:
-    return build_store(tmp_path_factory.mktemp("catalogue"), tiny_bert)
+    """The LoCoMo fixture (one test conversation) with its translations, the BEIR fixture, an ielab
+    variant set, a BM25 index, a dense index of the tiny BERT (vec0 shadow tables) and one eval run."""
+    return build_store(
+        tmp_path_factory.mktemp("catalogue") / "store.db", ingest_fixture("fx", "--test-conversations", TEST_CONVERSATION),
+        ("ingest", "beir", committed_fixture("beir"), "--name", "beirfx"),
+        ("perturb", "-p", "ielab", "--dataset", "fx", "--langs", "en", "--split", "test", "-n", "2"),
+        ("index", "--name", "fx-bm25", "--dataset", "fx", "--bm25"),
+        ("index", "--name", "fx-dense", "--dataset", "fx", "--model", tiny_bert, "--device", "cpu", "--max-length", "32"),
+        ("eval", "--index", "fx-bm25", "--langs", "en", "--variants", "none"),
+    ).db
 
 
 @pytest.fixture(scope="module")
 def trained_checkpoint(tmp_path_factory, catalogue_store, tiny_bert) -> Path:
     """A real checkpoint (with its trainer state) of exactly the TRAIN parameters, made in a copy."""
-    db = copy_store(catalogue_store, tmp_path_factory.mktemp("trained"))
+    db = copy_store(catalogue_store, tmp_path_factory.mktemp("trained") / "store.db")
     outcome = run(db, *(a.format(bert=tiny_bert) for a in TRAIN))
     assert outcome.exit_code == 0, outcome.stdout + outcome.stderr
     folder = checkpoints.models_dir(db) / "planted" / "step-4"
@@ -357,15 +383,14 @@ def _run(case: Case, env) -> Outcome:
     args = [str(a).format(tmp=env.tmp, fixtures=FIXTURES, bert=env.bert, db=env.db) for a in case.args]
     if not case.subprocess:
         return run(env.db, *args)
-    done = subprocess.run([sys.executable, "-m", "xlcli", "--db", str(env.db), *args], capture_output=True, text=True,
-                          timeout=300, env={**os.environ, "COLUMNS": "80"})
-    return Outcome(done.returncode, done.stdout, done.stderr)
+    return Outcome.of(subprocess.run([sys.executable, "-m", "xlcli", "--db", str(env.db), *args], capture_output=True,
+                                     text=True, timeout=300, env={**os.environ, "COLUMNS": "80"}))
 
 
 @pytest.mark.parametrize("case", CATALOGUE, ids=[c.id for c in CATALOGUE])
 def test_bad_input_is_refused_in_one_line_with_the_store_unchanged(case, catalogue_store, tiny_bert, tmp_path, monkeypatch, request):
     trained = request.getfixturevalue("trained_checkpoint") if case.trained else None
-    env = SimpleNamespace(tmp=tmp_path, db=copy_store(catalogue_store, tmp_path), bert=tiny_bert, monkeypatch=monkeypatch,
+    env = SimpleNamespace(tmp=tmp_path, db=copy_store(catalogue_store, tmp_path / "store.db"), bert=tiny_bert, monkeypatch=monkeypatch,
                           trained=trained, restore=[])
     try:
         if case.prepare is not None:
@@ -375,7 +400,7 @@ def test_bad_input_is_refused_in_one_line_with_the_store_unchanged(case, catalog
     finally:
         for undo in reversed(env.restore):
             undo()
-    assert_refused(result, before, snapshot(env.db))
+    assert_refused(result, env.db, before, quiet=case.quiet)
     if case.check is not None:
         case.check(env)
 
@@ -384,7 +409,7 @@ def test_the_planted_pickle_is_live(tmp_path, catalogue_store, tiny_bert):
     """The payload the train cases plant really runs when unpickled (so their passing means something)."""
     import torch
 
-    env = SimpleNamespace(tmp=tmp_path, db=copy_store(catalogue_store, tmp_path), bert=tiny_bert)
+    env = SimpleNamespace(tmp=tmp_path, db=copy_store(catalogue_store, tmp_path / "store.db"), bert=tiny_bert)
     planted_other_run(env)
     torch.load(checkpoints.models_dir(env.db) / "planted" / "step-4" / checkpoints.LEGACY_STATE, weights_only=False)
     assert (tmp_path / "PWNED").exists()
@@ -392,7 +417,7 @@ def test_the_planted_pickle_is_live(tmp_path, catalogue_store, tiny_bert):
 
 def test_sql_reads_still_work(catalogue_store, tmp_path):
     """The authorizer lets reads through: SELECT, WITH RECURSIVE, reporting pragmas, vec0 and FTS5."""
-    db = copy_store(catalogue_store, tmp_path)
+    db = copy_store(catalogue_store, tmp_path / "store.db")
     queries = {
         "SELECT count(*) AS n FROM passages": lambda rows: rows[0]["n"] > 0,
         "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3) SELECT sum(x) AS s FROM c":

@@ -10,8 +10,8 @@ import shutil
 import sqlite3
 
 import pytest
-from conftest import Cli
-from evaluated_store import build, rows_dump
+from conftest import Cli, snapshot
+from evaluated_store import build
 
 
 @pytest.fixture(scope="module")
@@ -121,8 +121,11 @@ def test_inspect_shows_rewrites_once_the_table_exists(store, tmp_path):
     (qid,), = sql(db, "SELECT id FROM queries WHERE ext_id = 'conv-b/q1' AND lang = 'en'")
     (vid,), = sql(db, "SELECT min(id) FROM query_variants WHERE query_id = ?", qid)
     with sqlite3.connect(db) as conn:
-        conn.execute("CREATE TABLE query_rewrites (rewrite_run_id INTEGER, query_id INTEGER, variant_id INTEGER, text TEXT, operations_json TEXT)")
-        conn.execute("INSERT INTO query_rewrites VALUES (1, ?, ?, 'What does Tomás sell from his food truck?', '[]')", (qid, vid))
+        # migration 0002 creates the table now; a run and one of its rows are planted by hand
+        conn.execute("INSERT INTO rewrite_runs (id, dataset_id, name, backend, target_lang, params_json, key, created_at,"
+                     " invocation_id) VALUES (1, 1, 'planted', 'lexicon', 'en', '{}', 'k', '2026-01-01', 1)")
+        conn.execute("INSERT INTO query_rewrites (rewrite_run_id, query_id, variant_id, text, operations_json, invocation_id)"
+                     " VALUES (1, ?, ?, 'What does Tomás sell from his food truck?', '[]', 1)", (qid, vid))
     result = json.loads(Cli(db)("inspect", "conv-b/q1", "--json").stdout)
     rewritten = [v for v in result["variants"] if v["rewrites"]]
     assert [v["variant_id"] for v in rewritten] == [vid]
@@ -188,7 +191,7 @@ def test_compare_worst_limits_and_exports(store):
 
 
 def test_read_only_commands_leave_the_store_unchanged(store):
-    before = rows_dump(store.db)
+    before = snapshot(store.db)
     store("inspect", "conv-b/q1", "--json")
     store("report", "--compare", "bm,tiny", "--format", "json")
-    assert rows_dump(store.db) == before
+    assert snapshot(store.db) == before

@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT, FakeEncoder, beir_folder, committed_fixture, load_encoder, rows, snapshot
+from conftest import ROOT, FakeEncoder, Outcome, assert_refused, beir_folder, committed_fixture, load_encoder, rows, snapshot
 
 from xlcli.encoders import EncoderConfig
 from xlcli.store import open_store
@@ -96,3 +97,33 @@ def test_a_missing_committed_fixture_fails_instead_of_skipping():
     assert committed_fixture("beir").is_dir()
     with pytest.raises(pytest.fail.Exception, match="fixtures/no-such-file.json is missing"):
         committed_fixture("no-such-file.json")
+
+
+def test_snapshot_of_a_path_that_is_not_a_store_compares_existence_and_bytes(tmp_path):
+    path = tmp_path / "notes.db"
+    missing = snapshot(path)
+    path.write_text("my notes\n", encoding="utf-8")
+    notes = snapshot(path)
+    assert notes != missing and snapshot(path) == notes
+    path.write_text("my notez\n", encoding="utf-8")  # same size, one byte
+    assert snapshot(path) != notes
+    Path(f"{path}-wal").write_bytes(b"")
+    assert snapshot(path) != snapshot(tmp_path / "other.db") and snapshot(path)["sidecars"] == ["-wal"]
+    damaged = tmp_path / "damaged.db"
+    damaged.write_bytes(b"SQLite format 3\x00" + b"\x01" * 200)
+    assert snapshot(damaged) == {"bytes": damaged.read_bytes(), "sidecars": []}
+
+
+def test_assert_refused_holds_every_part_of_the_promise(small_store, db):
+    before = snapshot(db)
+    assert assert_refused(Outcome(2, "", "\nError: no such thing\n"), db, before, "no such") == "Error: no such thing"
+    broken = [Outcome(1, "", "Error: x\n"), Outcome(2, "", "Error: x\nmore\n"), Outcome(2, "", "oops\n"),
+              Outcome(2, "partial output\n", "Error: x\n"), Outcome(2, "", "Error: Traceback (most recent call last)\n")]
+    for outcome in broken:
+        with pytest.raises(AssertionError):
+            assert_refused(outcome, db, before)
+    with pytest.raises(AssertionError, match="expected 'dog'"):
+        assert_refused(Outcome(2, "", "Error: x\n"), db, before, "dog")
+    small_store("index", "--name", "bm", "--bm25")
+    with pytest.raises(AssertionError, match="the store changed"):
+        assert_refused(Outcome(2, "", "Error: x\n"), db, before)
