@@ -131,3 +131,10 @@ def test_ann_on_a_scoped_dataset_is_refused(small_store, db, fake_model):
     result = small_store("index", "--name", "x", "--model", fake_model, "--ann", "hnsw", ok=False)
     assert result.exit_code == 2 and "is scoped" in result.stderr and "drop --ann" in result.stderr
     assert snapshot(db) == before
+
+
+def test_bad_settings_for_a_new_index_are_refused_before_it_is_built(unscoped, db, fake_model):
+    before = snapshot(db)
+    result = unscoped("index", "--name", "new", "--model", fake_model, "--ann", "ivf", "--ann-params", "nlist=401", ok=False)
+    assert result.exit_code == 2 and "more cells than the index's 400 passages" in result.stderr
+    assert snapshot(db) == before

@@ -14,6 +14,10 @@ search ranks by. A structure only *proposes* ``k + margin`` candidates per query
 are the same canonical per-pair scores exact search reports, and they are ordered by the same
 rule (score descending, ext id descending), so an approximate ranking differs from the exact one
 only by passages the structure missed, never by tie order. :func:`recall` measures that loss.
+
+A structure is built once and stored (:mod:`xlcli.store.ann_blobs`): HNSW's multi-threaded
+insertion does not give the same graph twice, so eval reads the stored one, and runs computed
+from it are reproducible from the store.
 """
 
 from __future__ import annotations
@@ -70,6 +74,7 @@ def _build_ivf(matrix: np.ndarray, p: dict):
     quantizer = faiss.IndexFlatIP(matrix.shape[1])
     index = faiss.IndexIVFFlat(quantizer, matrix.shape[1], p["nlist"], faiss.METRIC_INNER_PRODUCT)
     index.cp.seed = 1234  # k-means seeded: the same vectors give the same cells
+    index.cp.min_points_per_centroid = 1  # small corpora: no warning on stderr (4·√n cells want n ≥ 39·nlist otherwise)
     index.train(matrix)
     index.add(matrix)
     return index
@@ -198,13 +203,14 @@ def check_request(store, name: str, dataset: str | None, kind: str, params: str 
     parsed = parse(kind, params)
     ds, _ = _dataset_for(store, name, dataset)
     with store.read() as conn:
-        scopes = conn.execute(text("SELECT count(DISTINCT scope) FROM passages WHERE dataset_id = :d AND scope IS NOT NULL"),
-                              {"d": ds["id"]}).scalar_one()
+        scopes, n = conn.execute(text("SELECT count(DISTINCT scope), count(*) FROM passages WHERE dataset_id = :d"),
+                                 {"d": ds["id"]}).one()
     if scopes:
         raise XlcliError(
             f"--ann {kind}: dataset {ds['name']!r} is scoped ({scopes:,} scopes, e.g. LoCoMo conversations); queries search "
             "within their scope, where exact search is already fast — drop --ann"
         )
+    resolve_settings(*parsed, n)  # e.g. more IVF cells than passages: refused before the index is built
     return parsed
 
 
