@@ -82,7 +82,7 @@ def test_index_ann_stores_structure_and_eval_records_recall(unscoped, db, fake_m
     result = unscoped("eval", "--index", "hn", "--variants", "none", "--json")
     run_params = [json.loads(p) for (p,) in rows(db, "SELECT params_json FROM eval_runs")]
     assert run_params and all(p["ann"] == params["ann"] and 0.9 <= p["ann_recall@100"] <= 1.0 for p in run_params)
-    assert json.loads(result.stdout)
+    assert [r["ann_recall@100"] for r in json.loads(result.stdout)] == [p["ann_recall@100"] for p in run_params]
     assert "recall@100 against exact" in unscoped("eval", "--index", "hn", "--variants", "none").output
 
 

@@ -40,7 +40,8 @@ class RunResult:
 
     def as_dict(self) -> dict:
         return {"index": self.index, "lang": self.lang, "condition": self.condition, "split": self.split,
-                "queries": self.queries, **self.means, "eval_run_id": self.eval_run_id}
+                "queries": self.queries, **self.means, "eval_run_id": self.eval_run_id,
+                **{k: v for k, v in self.params.items() if k.startswith("ann_recall@")}}
 
 
 def run_key(index_row, dataset: dict, qs: QuerySet, p: Plan) -> tuple[str, dict]:
