@@ -1,6 +1,7 @@
 """Exact search at scale: xlcli's batch search vs numpy brute force vs faiss ``IndexFlatIP``, same vectors.
 
     python bench/search_scaling.py [--sizes 10000,100000,300000] [--queries 1000] [--dim 384] [-k 100] [--repeats 3]
+                                   [--ann-sizes 100000,1000000] [--ann hnsw,ivf] [--clusters 1000]
 
 Synthetic unit vectors (seeded). For each corpus size the three sides run in turn, --repeats
 rounds (see bench/timing.py), and the table gives each side's median and spread (seconds) and the
@@ -13,6 +14,14 @@ than the per-pair scores xlcli reports — seen once in 1,000 queries at 10k). T
 numpy's defaults (set OMP_NUM_THREADS=1 for one core; on a crowded machine OpenMP's spinning
 threads inflate every side's times). Run 1M alone
 (``--sizes 1000000``): it holds about 3 GB of vectors. Targets: xlcli ≥ 1.0× faiss at every size.
+
+ANN rows (``--ann-sizes``; ``--sizes ''`` for those alone): for each size and kind, the structure's
+build time (once), then xlcli's search through it (``index --ann``'s path: candidates, canonical
+scores, exact tie order) alternating with xlcli's exact search, and recall@k of the approximate
+top-k against the exact one. Uniform random vectors on the sphere are the worst case for ANN (no
+neighbourhood structure: every passage is about as far as every other), so these rows use a
+clustered corpus (``--clusters`` Gaussian centres, noise 0.3 per coordinate relative to them,
+queries drawn the same way) — closer to real embeddings; say which when quoting a figure.
 """
 
 from __future__ import annotations
@@ -65,6 +74,50 @@ def one_size(n: int, queries, args, rng) -> str:
             f"{t_n / t_x:>8.2f}x {t_f / t_x:>8.2f}x {same:>5}/{len(queries)}")
 
 
+def clustered(n: int, dim: int, clusters: int, rng):
+    import numpy as np
+
+    centres = rng.standard_normal((clusters, dim), dtype=np.float32)
+    out = centres[rng.integers(0, clusters, n)]
+    out += 0.3 * rng.standard_normal((n, dim), dtype=np.float32)
+    return out
+
+
+def ann_rows(n: int, args, rng) -> list[str]:
+    """One row per ANN kind over ``n`` clustered passages: build s, search s vs exact s, recall@k."""
+    import time
+
+    import numpy as np
+
+    from xlcli import ann
+    from xlcli.search import DenseIndex
+
+    index = DenseIndex(np.arange(n), [None] * n, [f"p{i:08d}" for i in range(n)], clustered(n, args.dim, args.clusters, rng))
+    queries = clustered(args.queries, args.dim, args.clusters, np.random.default_rng(1))
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    scopes = [None] * len(queries)
+    lines = []
+    for kind in args.ann.split(","):
+        settings = ann.resolve_settings(kind, {}, n)
+        start = time.perf_counter()
+        structure = ann.build(index.unit_matrix, settings)
+        built = time.perf_counter() - start
+        size = len(ann.serialise(structure))
+        index.attach(structure, settings)
+        times, (approx, exact) = alternate(args.repeats, [
+            lambda: index.search_arrays(queries, scopes, args.k),
+            lambda: index.search_arrays(queries, scopes, args.k, exact=True),
+        ])
+        got = ann.recall([a for a, _ in approx], [e for e, _ in exact])
+        shown = ",".join(f"{k}={v}" for k, v in settings.items() if k != "kind")
+        lines.append(f"{n:>10,} {kind + ' ' + shown:<34} {built:>9.1f} {size / 2**20:>8.0f} {spread(times[0]):>22} "
+                     f"{spread(times[1]):>22} {median(times[1]) / median(times[0]):>8.2f}x {got:>9.4f}")
+        index.attach(None, None)
+        del structure
+        gc.collect()
+    return lines
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000,300000", help="comma-separated passage counts")
@@ -72,6 +125,9 @@ def main() -> int:
     parser.add_argument("--dim", type=int, default=384)
     parser.add_argument("-k", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--ann-sizes", default="", help="comma-separated passage counts for the ANN rows (e.g. 100000,1000000)")
+    parser.add_argument("--ann", default="hnsw,ivf", help="ANN kinds for those rows")
+    parser.add_argument("--clusters", type=int, default=1000, help="Gaussian centres of the ANN rows' corpus")
     args = parser.parse_args()
 
     import faiss
@@ -83,9 +139,17 @@ def main() -> int:
     print(f"{args.queries} queries, dim {args.dim}, k {args.k}, {args.repeats} alternating rounds, "
           f"faiss {faiss.__version__} with {faiss.omp_get_max_threads()} threads; {load()}")
     print(f"{'passages':>10} {'xlcli s':>22} {'numpy s':>22} {'faiss flat s':>22} {'vs numpy':>9} {'vs faiss':>9} {'same':>11}")
-    for n in (int(s) for s in args.sizes.split(",")):
+    for n in (int(s) for s in args.sizes.split(",") if s):
         print(one_size(n, queries, args, rng), flush=True)
         gc.collect()
+    if args.ann_sizes:
+        print(f"ANN (clustered corpus, {args.clusters} centres; default parameters); {load()}")
+        print(f"{'passages':>10} {'structure':<34} {'build s':>9} {'MiB':>8} {'ann search s':>22} {'exact s':>22} "
+              f"{'speedup':>9} {'recall@' + str(args.k):>10}")
+        for n in (int(s) for s in args.ann_sizes.split(",") if s):
+            for line in ann_rows(n, args, rng):
+                print(line, flush=True)
+            gc.collect()
     print(load())
     return 0
 

@@ -161,14 +161,33 @@ class DenseIndex:
             for scope, rows in by_scope.items()
             if scope is not None
         }
+        self.ann: dict | None = None  # settings of the attached approximate structure (xlcli.ann)
+        self._structure = None
+
+    @property
+    def passage_ids(self) -> np.ndarray:
+        """Passage id of each row of :attr:`unit_matrix`."""
+        return self._all.passage_ids
+
+    @property
+    def unit_matrix(self) -> np.ndarray:
+        """Every vector, L2-normalised, in one float32 array (what an approximate structure is built over)."""
+        return self._all.matrix
+
+    def attach(self, structure, settings: dict) -> None:
+        """Search unscoped queries through ``structure`` (built over :attr:`unit_matrix`) from now on."""
+        self._structure, self.ann = structure, settings
 
     @classmethod
     def load(cls, conn: Connection, index_row) -> DenseIndex:
         data = vectors.read_index(conn, index_row)
         return cls(data.passage_ids, data.scopes, data.ext_ids, data.matrix)
 
-    def search_arrays(self, queries: np.ndarray, scopes: Sequence[str | None], k: int) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Per query: (passage ids, scores) of its top k within its scope (None: over all passages)."""
+    def search_arrays(self, queries: np.ndarray, scopes: Sequence[str | None], k: int,
+                      exact: bool = False) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per query: (passage ids, scores) of its top k within its scope (None: over all passages).
+
+        With a structure attached, unscoped queries go through it unless ``exact``."""
         queries = np.ascontiguousarray(_normalise(np.asarray(queries, dtype=np.float32)))
         empty = (np.zeros(0, np.int64), np.zeros(0, np.float32))
         results: list[tuple[np.ndarray, np.ndarray]] = [empty] * len(queries)
@@ -179,15 +198,51 @@ class DenseIndex:
             group = self._all if scope is None else self._groups.get(scope)
             if group is None or len(group.passage_ids) == 0 or k < 1:
                 continue  # nothing indexed in this scope: empty rankings
+            if scope is None and self._structure is not None and not exact:
+                for row, (idx, top) in zip(rows, self._approx_top_k(queries[rows], k)):
+                    results[row] = (group.passage_ids[idx], top)
+                continue
             idx, top = exact_top_k(queries[rows], group.matrix, group.tie_key, k)
             pids = group.passage_ids[idx]
             for j, row in enumerate(rows):
                 results[row] = (pids[j], top[j])
         return results
 
-    def search(self, queries: np.ndarray, scopes: Sequence[str | None], k: int) -> list[Ranking]:
+    def _approx_top_k(self, queries: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The structure's candidates, scored canonically and ordered by the exact path's tie rule.
+
+        As in :func:`exact_top_k`, a query whose k-th score is within the slack of its worst
+        candidate's may have tied passages outside the candidates: its candidates are doubled (up to
+        every passage) so that ties at the cut are ordered by ext id over what the structure finds.
+        """
+        from xlcli import ann
+
+        group, slack = self._all, _slack(self.dim)
+        out: list[tuple[np.ndarray, np.ndarray]] = [(np.zeros(0, np.int64), np.zeros(0, np.float32))] * len(queries)
+        pending, width = np.arange(len(queries)), min(self.size, k + _MARGIN)
+        while len(pending):
+            search_scores, cand = ann.candidates(self._structure, self.ann, queries[pending], width)
+            found = cand >= 0  # faiss pads with -1 when it finds fewer than asked
+            safe_cand = np.where(found, cand, 0)
+            scores = canonical_scores(queries[pending], group.matrix, safe_cand)
+            key = _sort_key(scores, group.tie_key[safe_cand])
+            key[~found] = np.iinfo(np.uint64).max  # padding sorts last
+            order = np.argsort(key, axis=1)
+            retry = []
+            for j, q in enumerate(pending):
+                keep = order[j][found[j, order[j]]][:k]
+                last = search_scores[j][found[j]][-1:] if found[j].any() else None
+                if width < self.size and found[j].all() and len(keep) == k and last is not None \
+                        and float(scores[j, keep[-1]]) <= float(last[0]) + slack:
+                    retry.append(q)
+                    continue
+                out[q] = (cand[j, keep], scores[j, keep])
+            pending, width = np.asarray(retry, np.int64), min(self.size, width * 2)
+        return out
+
+    def search(self, queries: np.ndarray, scopes: Sequence[str | None], k: int, exact: bool = False) -> list[Ranking]:
         """Top-k rankings [(passage id, score), ...] of each query vector within its scope."""
-        return [list(zip(ids.tolist(), scores.tolist())) for ids, scores in self.search_arrays(queries, scopes, k)]
+        return [list(zip(ids.tolist(), scores.tolist())) for ids, scores in self.search_arrays(queries, scopes, k, exact)]
 
 
 def knn(conn: Connection, index_row, query: np.ndarray, k: int, scope: str | None = None) -> Ranking:

@@ -50,6 +50,11 @@ def eval_(
     for r in results:
         table.add_row(r.index, r.lang, r.condition, str(r.queries), *(f"{r.means[m]:.4f}" for m in names_of_measures))
     out.print(table)
+    for r in results:
+        recall = next(((k, v) for k, v in r.params.items() if k.startswith("ann_recall@")), None)
+        if recall is not None:
+            out.print(f"{r.index} {r.lang} {r.condition}: approximate search ({r.params['ann']['kind']}) "
+                      f"{recall[0].replace('ann_recall', 'recall')} against exact {recall[1]:.4f} on a sample of queries.")
     reused = sum(r.reused for r in results)
     if reused:
         out.print(f"{reused} of {len(results)} runs were already stored and were reused.")

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 from sqlalchemy import text
 
+from xlcli import ann
 from xlcli.errors import XlcliError
 from xlcli.eval.querysets import QuerySet
 from xlcli.models import ModelSettings, resolve_model
@@ -32,6 +33,7 @@ class Retriever:
         self._encoders: dict[str, object] = {}
         self._vectors: dict[str, dict[str, np.ndarray]] = {}
         self._dense: dict[int, DenseIndex] = {}
+        self.invocation_id: int | None = None  # an approximate structure rebuilt here is stored under it
 
     def model_settings(self, index_row) -> ModelSettings:
         with self.store.read() as conn:
@@ -68,9 +70,25 @@ class Retriever:
         if index_row["kind"] == BM25:
             with self.store.read() as conn:
                 return [bm25_search(conn, index_row, t, depth, s) for t, s in zip(texts, scopes)]
+        vectors = self.query_vectors(self.model_settings(index_row), texts)
+        return self._dense_index(index_row).search(vectors, scopes, depth)
+
+    def _dense_index(self, index_row) -> DenseIndex:
         dense = self._dense.get(index_row["id"])
         if dense is None:
             with self.store.read() as conn:
                 dense = self._dense[index_row["id"]] = DenseIndex.load(conn, index_row)
-        vectors = self.query_vectors(self.model_settings(index_row), texts)
-        return dense.search(vectors, scopes, depth)
+            ann.attach(self.store, index_row, dense, self.invocation_id)
+        return dense
+
+    def ann_recall(self, index_row, texts: Sequence[str], scopes: Sequence[str | None], depth: int) -> float | None:
+        """Recall of the approximate top-``depth`` against exact, on a sample of the queries (None: exact index)."""
+        if index_row["kind"] == BM25 or ann.recorded(index_row) is None:
+            return None
+        dense = self._dense_index(index_row)
+        at = ann.sample(len(texts))
+        vectors = self.query_vectors(self.model_settings(index_row), [texts[i] for i in at])
+        chosen = [scopes[i] for i in at]
+        approx = [ids for ids, _ in dense.search_arrays(vectors, chosen, depth)]
+        exact = [ids for ids, _ in dense.search_arrays(vectors, chosen, depth, exact=True)]
+        return ann.recall(approx, exact)

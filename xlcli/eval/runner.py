@@ -69,6 +69,7 @@ def evaluate(
     retriever = Retriever(store, device=device, batch_size=batch_size)
     results: list[RunResult] = []
     with invocations.step(store, "eval", params) as inv:
+        retriever.invocation_id = inv.id
         jobs = []
         with store.read() as conn:
             for row in p.indexes:
@@ -104,5 +105,8 @@ def _compute_and_store(store: Store, retriever: Retriever, row, p: Plan, qs: Que
     run_params = {**run_params, "queries": len(qs.items), "queries_without_qrels": qs.without_qrels,
                   "queries_without_variants": qs.without_variants, "retrieval": "within scope" if any(i.scope for i in qs.items) else "all passages",
                   "variant_aggregation": "mean over variants" if qs.variant_set_id is not None else None}
+    recall = retriever.ann_recall(row, [t for _, _, t in flat], [item.scope for item, _, _ in flat], p.depth)
+    if recall is not None:  # what the approximate structure costs, on a sample (see xlcli.ann.sample)
+        run_params[f"ann_recall@{p.depth}"] = round(recall, 4)
     with store.write() as conn:
         return store_run(conn, key, run_params, row, p, qs, rankings, per_variant, per_query, invocation_id)

@@ -40,7 +40,8 @@ class RunResult:
 
     def as_dict(self) -> dict:
         return {"index": self.index, "lang": self.lang, "condition": self.condition, "split": self.split,
-                "queries": self.queries, **self.means, "eval_run_id": self.eval_run_id}
+                "queries": self.queries, **self.means, "eval_run_id": self.eval_run_id,
+                **{k: v for k, v in self.params.items() if k.startswith("ann_recall@")}}
 
 
 def run_key(index_row, dataset: dict, qs: QuerySet, p: Plan) -> tuple[str, dict]:
@@ -50,6 +51,9 @@ def run_key(index_row, dataset: dict, qs: QuerySet, p: Plan) -> tuple[str, dict]
         "split": p.split, "translator": p.translator, "condition": qs.condition, "variant_set_key": qs.variant_set_key,
         "measures": [m.name for m in p.measures], "depth": p.depth,
     }
+    ann = json.loads(index_row["params_json"]).get("ann")
+    if ann is not None:  # approximate rankings differ from exact ones: another run (absent for exact, so old keys hold)
+        params["ann"] = ann
     return params_key(params), params
 
 
