@@ -27,9 +27,10 @@ def _safe(value: str) -> str:
 
 
 def write_trec(conn: Connection, run_id: int, directory: Path) -> tuple[Path, Path]:
-    """Write ``<index>.<lang>.<condition>.run`` and its ``.qrels`` from a stored eval run."""
+    """Write ``<system>.<lang>.<condition>.run`` and its ``.qrels`` from a stored eval run (an index's or a fusion's)."""
     run = conn.execute(
-        text("SELECT r.*, i.name AS index_name FROM eval_runs r JOIN indexes i ON i.id = r.index_id WHERE r.id = :r"), {"r": run_id}
+        text("SELECT r.*, coalesce(i.name, f.name) AS index_name FROM eval_runs r LEFT JOIN indexes i ON i.id = r.index_id"
+             " LEFT JOIN fusion_runs f ON f.id = r.fusion_run_id WHERE r.id = :r"), {"r": run_id}
     ).mappings().one()
     directory.mkdir(parents=True, exist_ok=True)
     stem = f"{_safe(run['index_name'])}.{run['lang']}.{_safe(run['condition'])}"
