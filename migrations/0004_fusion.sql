@@ -23,10 +23,16 @@ CREATE TABLE fusion_runs (
 );
 
 -- eval_runs: index_id becomes NULLable (a fused run has no index) and fusion_run_id is added.
--- SQLite cannot drop NOT NULL in place: rebuild the table. foreign_keys cannot be switched off
--- inside the migration's transaction, so the checks of eval_rankings / eval_measures, which point
--- at eval_runs by name, are deferred to the commit, when the rebuilt table holds every id again.
-PRAGMA defer_foreign_keys = ON;
+-- SQLite cannot drop NOT NULL in place: the table is rebuilt. foreign_keys cannot be switched off
+-- inside the migration's transaction, and deferring them does not help: DROP TABLE of a parent
+-- counts every child row as a violation, which re-inserting into a renamed table does not undo.
+-- So the two children (eval_rankings, eval_measures) are set aside in plain tables and dropped
+-- first, eval_runs is rebuilt with no child pointing at it, then the children are re-created as
+-- 0001 defined them and refilled: every id, and so every reference, is kept.
+CREATE TABLE eval_rankings_kept AS SELECT * FROM eval_rankings;
+CREATE TABLE eval_measures_kept AS SELECT * FROM eval_measures;
+DROP TABLE eval_rankings;
+DROP TABLE eval_measures;
 
 CREATE TABLE eval_runs_new (
     id INTEGER PRIMARY KEY,
@@ -47,13 +53,37 @@ CREATE TABLE eval_runs_new (
     UNIQUE (key),
     CHECK ((index_id IS NULL) <> (fusion_run_id IS NULL))   -- a run is an index's or a fusion's
 );
-
 INSERT INTO eval_runs_new (id, index_id, dataset_id, lang, split, condition, variant_set_id, measures, depth,
                            params_json, key, created_at, invocation_id, rewrite_run_id, fusion_run_id)
 SELECT id, index_id, dataset_id, lang, split, condition, variant_set_id, measures, depth,
        params_json, key, created_at, invocation_id, rewrite_run_id, NULL
 FROM eval_runs;
-
 DROP TABLE eval_runs;
 ALTER TABLE eval_runs_new RENAME TO eval_runs;
 CREATE INDEX eval_runs_fusion ON eval_runs (fusion_run_id);
+
+-- Rankings: one row per retrieved passage; variant_id = 0 for the clean query.
+CREATE TABLE eval_rankings (
+    eval_run_id INTEGER NOT NULL REFERENCES eval_runs (id),
+    query_id INTEGER NOT NULL REFERENCES queries (id),
+    variant_id INTEGER NOT NULL DEFAULT 0,
+    rank INTEGER NOT NULL,
+    passage_id INTEGER NOT NULL REFERENCES passages (id),
+    score REAL NOT NULL,
+    PRIMARY KEY (eval_run_id, query_id, variant_id, rank)
+);
+
+-- Per-query measure values. variant_id = 0 holds the query's value (for a variant set: the mean
+-- over its variants); rows with a variant_id hold each variant's own value.
+CREATE TABLE eval_measures (
+    eval_run_id INTEGER NOT NULL REFERENCES eval_runs (id),
+    query_id INTEGER NOT NULL REFERENCES queries (id),
+    variant_id INTEGER NOT NULL DEFAULT 0,
+    measure TEXT NOT NULL,
+    value REAL NOT NULL,
+    PRIMARY KEY (eval_run_id, query_id, variant_id, measure)
+);
+INSERT INTO eval_rankings SELECT eval_run_id, query_id, variant_id, rank, passage_id, score FROM eval_rankings_kept;
+INSERT INTO eval_measures SELECT eval_run_id, query_id, variant_id, measure, value FROM eval_measures_kept;
+DROP TABLE eval_rankings_kept;
+DROP TABLE eval_measures_kept;
