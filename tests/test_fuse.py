@@ -218,3 +218,21 @@ def test_library_call_returns_the_stored_means(store_cli):
         mean = _sql(store_cli.db, "SELECT avg(value) FROM eval_measures WHERE eval_run_id = ? AND variant_id = 0 AND measure = 'R@10'",
                     r.eval_run_id)[0][0]
         assert r.means["R@10"] == pytest.approx(mean)
+
+
+def test_fused_systems_are_report_rows_with_gains_and_categories(store_cli):
+    store_cli("fuse", "--name", "hyb", "--systems", "bm,tiny")
+    rows = json.loads(store_cli("report", "--measure", "R@10", "--format", "json").stdout)["rows"]
+    fused = [r for r in rows if r["system"] == "hyb"]
+    assert fused and all(r["augmentation"] == "rrf k=60 of bm, tiny" for r in fused)
+    assert all("gain" in r or "p_holm" in r or r["baseline"] == "bm" for r in fused)
+    means = {(r["lang"], r["condition"]): r["mean"] for r in fused}
+    db = store_cli.db
+    for (lang, condition), mean in means.items():
+        (run_id,) = _sql(db, "SELECT max(e.id) FROM eval_runs e JOIN fusion_runs f ON f.id = e.fusion_run_id"
+                             " WHERE f.name = 'hyb' AND e.lang = ? AND e.condition = ? AND e.split = 'test'", lang, condition)[0]
+        stored = _sql(db, "SELECT avg(value) FROM eval_measures WHERE eval_run_id = ? AND variant_id = 0 AND measure = 'R@10'", run_id)
+        assert mean == pytest.approx(stored[0][0])
+    by_category = store_cli("report", "--measure", "R@10", "--by", "category", "--format", "json").stdout
+    assert any(r["system"] == "hyb" for r in json.loads(by_category)["rows"])
+    assert "hyb" in store_cli("report", "--measure", "R@10", "--baseline", "hyb").stdout

@@ -61,7 +61,7 @@ def test_a_store_evaluated_before_0004_keeps_its_runs_and_references(tmp_path, m
             raise AssertionError("deleting a referenced run was allowed")
         except sqlite3.IntegrityError:
             pass
-    assert [r + (None,) for r in runs] == _dump(db, "eval_runs")
+    assert [(*r, None) for r in runs] == _dump(db, "eval_runs")
     assert _dump(db, "eval_rankings") == rankings and _dump(db, "eval_measures") == measures
     # report and the resolver still read the old runs
     assert "bm" in cli("report", "--measure", "R@10").stdout
