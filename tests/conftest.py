@@ -1,17 +1,158 @@
-"""Shared fixtures: the real CLI on a temporary store, a small LoCoMo file, a tiny BERT encoder."""
+"""The test kit: the real CLI on a temporary store, a small LoCoMo file, builders (BEIR folders,
+tiny BERT/T5 models), store assertions (:func:`rows`, :func:`snapshot`), the committed fixtures
+(missing ones fail, not skip) and ``fake_model``, a torch-free deterministic encoder registered as
+an encoder backend (``--model fake:64``) for tests about something other than encoding."""
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
+import re
+from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
+from sqlalchemy import text
 from typer.testing import CliRunner
 
 from xlcli.cli import app
+from xlcli.encoders import BACKENDS, Backend, EncoderConfig
+from xlcli.errors import XlcliError
+from xlcli.store import open_store
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
+
+
+def committed_fixture(relative: str) -> Path:
+    """A file or folder under fixtures/ that the repository ships: missing is a failure (a packaging
+    or checkout bug), never a skip."""
+    path = FIXTURES / relative
+    if not path.exists():
+        pytest.fail(f"committed fixture fixtures/{relative} is missing", pytrace=False)
+    return path
+
+
+# --- the store -------------------------------------------------------------------------------
+
+def rows(db: Path, sql: str, **params) -> list:
+    """The rows of one query on the store (SQLAlchemy rows: equal to tuples, columns as attributes)."""
+    with open_store(db, write=False) as store, store.read() as conn:
+        return conn.execute(text(sql), params).all()
+
+
+def generated_queries(db: Path, run: str | None = None) -> list[tuple]:
+    """(passage ext id, lang, idx, text) of every generated query (of one generator run), sorted."""
+    sql = ("SELECT p.ext_id, q.lang, q.idx, q.text FROM generated_queries q JOIN passages p ON p.id = q.passage_id"
+           " JOIN generator_runs g ON g.id = q.generator_run_id")
+    if run:
+        sql += " WHERE g.name = :run"
+    return sorted(tuple(r) for r in rows(db, sql + " ORDER BY 1, 2, 3", run=run))
+
+
+def snapshot(db: Path) -> dict[str, list[tuple]]:
+    """Everything the store holds: the schema and every row of every table, in a fixed order;
+    "the store is unchanged" means two snapshots are equal (it sees an UPDATE, not only counts).
+
+    Virtual tables (vec0, FTS5) are left out on purpose and their shadow tables kept: the shadow
+    tables are where those modules store every byte (vector chunks, row ids, the FTS index), so a
+    changed vector or document shows there, while reading the virtual table would only read them
+    again. ``sqlite_sequence`` is kept; ``sqlite_stat*`` (planner statistics) is not content.
+    """
+    with open_store(db, write=False) as store, store.read() as conn:
+        schema = [tuple(r) for r in conn.exec_driver_sql(
+            "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_stat%' ORDER BY type, name")]
+        found = {"sqlite_master": schema}
+        for kind, name, _, sql in schema:
+            if kind != "table" or name.startswith("sqlite_stat") or (sql or "").upper().startswith("CREATE VIRTUAL TABLE"):
+                continue
+            if re.search(r"WITHOUT\s+ROWID", sql or "", re.IGNORECASE):
+                ncols = len(conn.exec_driver_sql(f'SELECT * FROM "{name}" LIMIT 0').keys())
+                order = ", ".join(str(i) for i in range(1, ncols + 1))
+                query = f'SELECT * FROM "{name}" ORDER BY {order}'
+            else:
+                query = f'SELECT rowid, * FROM "{name}" ORDER BY rowid'
+            found[name] = [tuple(r) for r in conn.exec_driver_sql(query).all()]
+        return found
+
+
+def beir_folder(root: Path, docs: dict[str, str | tuple[str, str]], queries: dict[str, str],
+                qrels: Sequence[tuple[str, str, int]] | None = None) -> Path:
+    """A BEIR dataset folder (corpus.jsonl, queries.jsonl, qrels/test.tsv) at ``root``.
+
+    ``docs`` maps an id to its text or to (title, text); ``qrels`` lists (query, doc, grade), by
+    default every query judged relevant (1) to the first document.
+    """
+    (root / "qrels").mkdir(parents=True)
+    corpus = [{"_id": d, "title": t[0], "text": t[1]} if isinstance(t, tuple) else {"_id": d, "title": "", "text": t}
+              for d, t in docs.items()]
+    (root / "corpus.jsonl").write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in corpus), encoding="utf-8")
+    (root / "queries.jsonl").write_text(
+        "".join(json.dumps({"_id": q, "text": t}, ensure_ascii=False) + "\n" for q, t in queries.items()), encoding="utf-8")
+    if qrels is None:
+        first = next(iter(docs))
+        qrels = [(q, first, 1) for q in queries]
+    (root / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join(f"{q}\t{d}\t{g}\n" for q, d, g in qrels))
+    return root
+
+
+# --- a torch-free encoder --------------------------------------------------------------------
+
+@functools.cache
+def _direction(word: str, dim: int) -> np.ndarray:
+    seed = int.from_bytes(hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest(), "little")
+    return np.random.default_rng(seed).standard_normal(dim)
+
+
+class FakeEncoder:
+    """A deterministic bag-of-words encoder without torch: each lower-cased word has a fixed random
+    direction (seeded by its BLAKE2b hash), a text is their sum over its first ``max_length`` words,
+    normalised when the model is. Equal texts get equal vectors and shared words similar ones, so
+    retrieval works a little; its numbers mean nothing. ``--model fake:<dim>``."""
+
+    def __init__(self, config: EncoderConfig, device: str = "cpu"):
+        if not config.path.isdigit() or int(config.path) < 1:
+            raise XlcliError(f"model fake:{config.path}: give the dimension, e.g. fake:16")
+        self.config, self.dim = config, int(config.path)
+
+    def encode(self, texts: Sequence[str], *, prefix: str = "", batch_size: int = 64, max_length: int | None = None,
+               on_batch=None) -> np.ndarray:
+        result = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, t in enumerate(texts):
+            words = re.findall(r"\w+", (prefix + t).lower())[: max_length or self.config.max_length]
+            vector = np.sum([_direction(w, self.dim) for w in words], axis=0) if words else np.zeros(self.dim)
+            norm = np.linalg.norm(vector)
+            result[i] = vector / norm if self.config.normalize and norm > 0 else vector
+        for start in range(0, len(texts), batch_size):
+            if on_batch is not None:
+                on_batch(min(batch_size, len(texts) - start))
+        return result
+
+    def encode_queries(self, texts: Sequence[str], **kwargs) -> np.ndarray:
+        return self.encode(texts, prefix=self.config.query_prefix, **kwargs)
+
+    def encode_passages(self, texts: Sequence[str], **kwargs) -> np.ndarray:
+        return self.encode(texts, prefix=self.config.passage_prefix, **kwargs)
+
+
+FAKE_MODEL = "fake:64"
+
+
+@pytest.fixture
+def fake_model(monkeypatch) -> str:
+    """``--model`` spec of the fake encoder, registered as the encoder backend ``fake`` for this test."""
+    monkeypatch.setitem(BACKENDS, "fake", Backend(FakeEncoder))
+    return FAKE_MODEL
+
+
+def load_encoder(db: Path, model: str):
+    """The encoder ``--model model`` names in this store, with the settings its index used."""
+    from xlcli.models import resolve_model
+
+    with open_store(db, write=False) as store:
+        return resolve_model(store, model)[1].load("cpu")
 
 
 def small_locomo() -> list[dict]:
@@ -201,6 +342,28 @@ def corpus_texts() -> list[str]:
     return texts
 
 
+LANG_WORDS = ["Generate", "question:", "Spanish", "German", "French", "Russian", "Arabic"]
+
+
+def make_tiny_t5(directory: Path, *, seed: int = 0) -> Path:
+    """A 2-layer T5 with random weights and a word-level tokenizer trained in memory."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast, T5Config, T5ForConditionalGeneration
+
+    tokenizer = Tokenizer(models.WordLevel(unk_token="<unk>"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer.train_from_iterator([*corpus_texts(), " ".join(LANG_WORDS)],
+                                  trainers.WordLevelTrainer(special_tokens=["<pad>", "</s>", "<unk>"]))
+    fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token="<pad>", eos_token="</s>", unk_token="<unk>")
+    config = T5Config(vocab_size=len(fast), d_model=32, d_ff=64, d_kv=16, num_layers=2, num_decoder_layers=2,
+                      num_heads=2, decoder_start_token_id=0, pad_token_id=0, eos_token_id=1)
+    torch.manual_seed(seed)
+    T5ForConditionalGeneration(config).save_pretrained(directory)
+    fast.save_pretrained(directory)
+    return directory
+
+
 @pytest.fixture(scope="session")
 def tiny_bert(tmp_path_factory) -> Path:
     """Path of a tiny BERT encoder (built once per test session; copy it before changing it)."""
@@ -209,7 +372,14 @@ def tiny_bert(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def fixture_locomo() -> Path:
-    path = FIXTURES / "locomo" / "locomo_fixture.json"
-    if not path.exists():
-        pytest.skip("the bundled LoCoMo fixture is not built yet")
-    return path
+    """The committed LoCoMo fixture (its translations.jsonl lies beside it)."""
+    committed_fixture("locomo/translations.jsonl")
+    return committed_fixture("locomo/locomo_fixture.json")
+
+
+@pytest.fixture
+def lexicons() -> Path:
+    """fixtures/lexicon: the committed en-{de,es,fr,ru}.txt word lists."""
+    for lang in ("de", "es", "fr", "ru"):
+        committed_fixture(f"lexicon/en-{lang}.txt")
+    return committed_fixture("lexicon")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import beir_folder
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -35,10 +35,11 @@ def test_top_k_orders_by_score_then_tie_key_even_at_the_cut(rows, cols, k, seed)
 
 
 @pytest.fixture
-def fixture_store(cli, fixture_locomo, tiny_bert):
+def fixture_store(cli, fixture_locomo, fake_model):
+    """The fixture indexed with the fake encoder: exact search vs vec0 is not about the encoder."""
     cli("ingest", "locomo", fixture_locomo, "--name", "fx")
     cli("ingest", "translations", fixture_locomo.parent / "translations.jsonl")
-    cli("index", "--name", "tiny", "--model", tiny_bert, "--device", "cpu")
+    cli("index", "--name", "tiny", "--model", fake_model, "--device", "cpu")
     return cli
 
 
@@ -76,7 +77,7 @@ def test_exact_batch_search_ranks_like_vec0_knn(fixture_store, db):
             swaps += assert_same_ranking(ranking, knn(conn, row, vec, 20))
             compared += 1
         scope_of = dict(conn.exec_driver_sql("SELECT id, scope FROM passages").all())
-    # A random tiny BERT puts every cosine near 0.95, so a few float32 near-ties are expected.
+    # Repeated turns and queries give equal cosines, so a few float32 near-ties are expected.
     assert swaps <= 0.05 * compared
     for q, ranking in zip(queries, within):
         assert {scope_of[p] for p, _ in ranking} == {q.scope}
@@ -89,14 +90,6 @@ def test_identical_passages_tie_and_are_ordered_by_ext_id_descending():
     (ranking,) = index.search(np.array([[1, 0]], dtype=np.float32), ["s"], 2)
     # D1:3 > D1:2 > D1:10 as strings: trec_eval's docno-descending order among the three ties.
     assert [p for p, _ in ranking] == [13, 10]
-
-
-def _beir_folder(root: Path, docs: dict[str, str], queries: dict[str, str]) -> Path:
-    (root / "qrels").mkdir(parents=True)
-    (root / "corpus.jsonl").write_text("".join(json.dumps({"_id": d, "title": "", "text": t}) + "\n" for d, t in docs.items()))
-    (root / "queries.jsonl").write_text("".join(json.dumps({"_id": q, "text": t}) + "\n" for q, t in queries.items()))
-    (root / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join(f"{q}\td1\t1\n" for q in queries))
-    return root
 
 
 def fts5_bm25(docs: dict[str, str], query_terms: list[str], k1: float = 1.2, b: float = 0.75) -> dict[str, float]:
@@ -126,7 +119,7 @@ def test_bm25_scores_follow_the_fts5_formula_and_user_syntax_is_inert(cli, db, t
         "d5": "the park was closed",
         "d6": "quiet morning",
     }
-    cli("ingest", "beir", _beir_folder(tmp_path / "beir", docs, {"q1": "dog park"}), "--name", "tiny-beir")
+    cli("ingest", "beir", beir_folder(tmp_path / "beir", docs, {"q1": "dog park"}), "--name", "tiny-beir")
     cli("index", "--name", "bm", "--bm25")
     with open_store(db, write=False) as store, store.read() as conn:
         row = resolve_index(conn, "bm")
@@ -139,8 +132,8 @@ def test_bm25_scores_follow_the_fts5_formula_and_user_syntax_is_inert(cli, db, t
     assert bm25.match_expression('say "hi" (now)') == '"say" OR "hi" OR "now"'
 
 
-def test_search_command_dense_and_bm25_with_scope(small_store, tiny_bert):
-    small_store("index", "--name", "tiny", "--model", tiny_bert, "--device", "cpu")
+def test_search_command_dense_and_bm25_with_scope(small_store, fake_model):
+    small_store("index", "--name", "tiny", "--model", fake_model, "--device", "cpu")
     small_store("index", "--name", "bm", "--bm25")
     dense = json.loads(small_store("search", "What is the name of Jolene's dog?", "--index", "tiny", "--scope", "conv-a",
                                    "-k", "3", "--json", "--device", "cpu").stdout)
@@ -157,3 +150,15 @@ def test_search_command_dense_and_bm25_with_scope(small_store, tiny_bert):
     ]:
         result = small_store("search", *args, ok=False)
         assert result.exit_code == 2 and message in result.output
+
+
+def test_search_and_eval_refuse_a_half_built_index(small_store):
+    small_store("index", "--name", "half", "--bm25", "--shard", "1/2")
+    for command in (["search", "Pepper chewed the cello", "--index", "half"], ["eval", "--index", "half"]):
+        result = small_store(*command, ok=False)
+        lines = [line for line in result.output.splitlines() if line.strip()]
+        assert result.exit_code == 2 and len(lines) == 1, result.output
+        assert lines[0].startswith("Error: index 'half' is not complete") and "re-running its `xlcli index` command" in lines[0]
+    small_store("index", "--name", "half", "--bm25", "--shard", "2/2")
+    hits = json.loads(small_store("search", "Pepper chewed the cello", "--index", "half", "--json").stdout)
+    assert hits[0]["passage"] == "conv-a/D1:3"

