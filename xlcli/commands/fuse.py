@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from xlcli.commands.common import open_existing, out, print_json
+from xlcli.commands.ranges import DEPTH
 from xlcli.fuse import methods, norms
 
 
@@ -16,11 +17,11 @@ def fuse(
     name: str = typer.Option(..., "--name", help="Name of the fused system (its report row)."),
     systems: str = typer.Option(..., "--systems", help="Systems to fuse, comma-separated: INDEX, INDEX@REWRITE or a fusion name."),
     method: str = typer.Option(methods.DEFAULT_METHOD, "--method", help=f"Fusion method. {methods.help_text()}."),
-    k: int | None = typer.Option(None, "--k", help=f"RRF's k (default {methods.DEFAULT_K})."),
+    k: int | None = typer.Option(None, "--k", callback=DEPTH, help=f"RRF's k (default {methods.DEFAULT_K})."),
     norm: str | None = typer.Option(None, "--norm", help=f"Score normalisation per query (default minmax; none for rrf). {norms.help_text()}."),
     weights: str | None = typer.Option(None, "--weights", help="One weight per system, comma-separated (weighted methods: "
                                        + ", ".join(m.name for m in methods.METHODS.values() if m.weighted) + ")."),
-    depth: int = typer.Option(100, "--depth", help="Top passages of each input fused, and of the fused ranking kept."),
+    depth: int = typer.Option(100, "--depth", callback=DEPTH, help="Top passages of each input fused, and of the fused ranking kept."),
     langs: str | None = typer.Option(None, "--langs", help="Languages (default: every one all systems have)."),
     split: str = typer.Option("test", "--split", help="Query split to fuse and measure."),
     measures: str | None = typer.Option(None, "--measures", help="ir_measures names (default: those all input runs have)."),
