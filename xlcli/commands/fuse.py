@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
-from xlcli.commands.common import open_existing, out, print_json
+from xlcli.commands.common import open_existing, print_runs
 from xlcli.commands.ranges import DEPTH
 from xlcli.fuse import methods, norms
 
@@ -46,16 +45,4 @@ def fuse(
             split=split, measures=measures, optimize_on=optimize_on, opt_measure=opt_measure, allow_leakage=allow_leakage,
             trec_out=trec_out,
         )
-    if as_json:
-        print_json([r.as_dict() for r in results])
-        return
-    names_of_measures = list(results[0].means) if results else []
-    table = Table("system", "lang", "condition", "queries", *names_of_measures, title=f"{name}: split {split}", title_justify="left")
-    for r in results:
-        table.add_row(r.index, r.lang, r.condition, str(r.queries), *(f"{r.means[m]:.4f}" for m in names_of_measures))
-    out.print(table)
-    reused = sum(r.reused for r in results)
-    if reused:
-        out.print(f"{reused} of {len(results)} runs were already stored and were reused.")
-    if trec_out is not None:
-        out.print(f"TREC runs and qrels written to {trec_out}/")
+    print_runs(results, title=f"{name}: split {split}", system_column="system", trec_out=trec_out, as_json=as_json)

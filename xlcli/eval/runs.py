@@ -115,6 +115,14 @@ def read_params(conn: Connection, run_id: int) -> dict:
     return json.loads(conn.execute(text("SELECT params_json FROM eval_runs WHERE id = :i"), {"i": run_id}).scalar_one())
 
 
+def read_result(conn: Connection, run_id: int, system: str, lang: str, condition: str, split: str,
+                measures: list[metrics.Measure], reused: bool) -> RunResult:
+    """A stored run as a :class:`RunResult`: its parameters and the means of its per-query values."""
+    per_query = read_per_query(conn, run_id)
+    return RunResult(system, lang, condition, split, len(per_query), metrics.mean(per_query, measures), run_id, reused,
+                     read_params(conn, run_id))
+
+
 def read_per_query(conn: Connection, run_id: int) -> dict[int, dict[str, float]]:
     """Query id → {measure: value} of a stored run (the per-query values, ``variant_id`` 0), by query id."""
     per_query: dict[int, dict[str, float]] = {}

@@ -63,6 +63,12 @@ def write_trec(conn: Connection, run_id: int, directory: Path) -> tuple[Path, Pa
     return run_path, qrels_path
 
 
+def write_all(conn: Connection, run_ids: list[int], directory: Path) -> None:
+    """:func:`write_trec` for each run."""
+    for run_id in run_ids:
+        write_trec(conn, run_id, directory)
+
+
 def _no_space(*ids: str) -> None:
     for value in ids:
         if any(c.isspace() for c in value):

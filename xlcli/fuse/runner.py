@@ -19,8 +19,8 @@ from xlcli import metrics
 from xlcli.errors import XlcliError
 from xlcli.eval.plan import Plan, _variant_sets
 from xlcli.eval.querysets import QuerySet, query_sets
-from xlcli.eval.runs import RunResult, ext_ids, find_run, measure_run, read_params, read_per_query, store_run
-from xlcli.eval.trec import check_trec_dir, write_trec
+from xlcli.eval.runs import RunResult, ext_ids, find_run, measure_run, read_params, read_result, store_run
+from xlcli.eval.trec import check_trec_dir, write_all
 from xlcli.fuse import inputs, optimize
 from xlcli.fuse import store as fstore
 from xlcli.fuse.combine import FusionSpec, Key, fuse_all, make_spec
@@ -146,8 +146,7 @@ def fuse(
         inv.summary = {"runs": len(results), "reused": sum(r.reused for r in results)}
     if trec_out is not None:
         with store.read() as conn:
-            for result in results:
-                write_trec(conn, result.eval_run_id, trec_out)
+            write_all(conn, [r.eval_run_id for r in results], trec_out)
     return results
 
 
@@ -173,6 +172,4 @@ def _run(store: Store, measurer: _Measurer, job: Job, spec: FusionSpec, name: st
             existing = store_run(conn, run_key, run_params, None, job.plan, qs, rankings, per_variant, per_query,
                                  invocation_id, fusion_run_id=fusion_id)
     with store.read() as conn:
-        stored, per_query = read_params(conn, existing), read_per_query(conn, existing)
-    return RunResult(name, cond.lang, cond.condition, job.plan.split, len(per_query), metrics.mean(per_query, measures),
-                     existing, reused, stored)
+        return read_result(conn, existing, name, cond.lang, cond.condition, job.plan.split, measures, reused)
