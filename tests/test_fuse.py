@@ -236,3 +236,34 @@ def test_fused_systems_are_report_rows_with_gains_and_categories(store_cli):
     by_category = store_cli("report", "--measure", "R@10", "--by", "category", "--format", "json").stdout
     assert any(r["system"] == "hyb" for r in json.loads(by_category)["rows"])
     assert "hyb" in store_cli("report", "--measure", "R@10", "--baseline", "hyb").stdout
+
+
+def _content(db):
+    keep = {"eval_runs": "id, index_id, dataset_id, lang, split, condition, variant_set_id, measures, depth, params_json, key,"
+                         " invocation_id, rewrite_run_id, fusion_run_id",
+            "fusion_runs": "id, dataset_id, name, method, params_json, key, invocation_id",
+            "eval_rankings": "*", "eval_measures": "*"}
+    return {t: sorted(_sql(db, f"SELECT {cols} FROM {t}")) for t, cols in keep.items()}  # created_at aside
+
+
+def test_an_interrupted_fuse_resumes_to_the_rows_of_an_uninterrupted_one(base, tmp_path, monkeypatch):
+    whole, broken = fused_store.copy(base, tmp_path / "whole"), fused_store.copy(base, tmp_path / "broken")
+    whole("fuse", "--name", "hyb", "--systems", "bm,tiny")
+    import xlcli.fuse.runner as runner
+
+    calls, real = [], runner.store_run
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:  # Ctrl-C after two runs were committed
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "store_run", interrupted)
+    assert broken("fuse", "--name", "hyb", "--systems", "bm,tiny", ok=False).exit_code == 130  # the root's exit on Ctrl-C
+    assert len(_sql(broken.db, "SELECT id FROM eval_runs WHERE fusion_run_id IS NOT NULL")) == 2
+    assert _sql(broken.db, "SELECT state FROM invocations WHERE step = 'fuse'") == [("failed",)]
+    monkeypatch.setattr(runner, "store_run", real)
+    broken("fuse", "--name", "hyb", "--systems", "bm,tiny")
+    assert _content(broken.db) == _content(whole.db)
+    assert _sql(broken.db, "SELECT state, attempts FROM invocations WHERE step = 'fuse'") == [("done", 2)]
