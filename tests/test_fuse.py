@@ -267,3 +267,9 @@ def test_an_interrupted_fuse_resumes_to_the_rows_of_an_uninterrupted_one(base, t
     broken("fuse", "--name", "hyb", "--systems", "bm,tiny")
     assert _content(broken.db) == _content(whole.db)
     assert _sql(broken.db, "SELECT state, attempts FROM invocations WHERE step = 'fuse'") == [("done", 2)]
+
+
+def test_systems_are_named_as_typed_or_as_reports_print_them():
+    from xlcli.fuse.inputs import parse_names
+
+    assert parse_names("minilm, minilm ⟲ lexicon,bm25@lexicon,minilm@lexicon") == ["minilm", "minilm@lexicon", "bm25@lexicon"]

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, text
 
 from xlcli import languages
 from xlcli.errors import XlcliError
+from xlcli.eval.systems import REWRITE_LABEL, SystemSpec
 from xlcli.report import data, system_runs
 from xlcli.report.system_runs import SystemRuns
 
@@ -29,9 +30,17 @@ class Condition:
     runs: tuple[data.Run, ...]  # one per input, in input order
 
 
+def _name(part: str) -> str:
+    """A system's name as the resolver knows it: ``INDEX ⟲ REWRITE`` (how reports print it) → ``INDEX@REWRITE``."""
+    if REWRITE_LABEL.strip() not in part:
+        return part.strip()
+    spec = SystemSpec.parse(part)
+    return f"{spec.index}{system_runs.REWRITE_SEPARATOR}{spec.rewrite}"
+
+
 def parse_names(value: str) -> list[str]:
-    """``"a,b@rw,c"`` → names in order; at least two distinct ones."""
-    found = list(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
+    """``"a,b@rw,c ⟲ rw"`` → names in order; at least two distinct ones."""
+    found = list(dict.fromkeys(_name(part) for part in value.split(",") if part.strip()))
     if len(found) < 2:
         raise XlcliError(f"--systems {value!r}: give at least two distinct systems, comma-separated")
     return found

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, text
 
 from xlcli.errors import XlcliError
+from xlcli.fuse.store import describe
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,6 @@ def system_key(row) -> int:
 
 def _fused(conn: Connection, keys: set[int]) -> dict[int, System]:
     """Fused systems (negative keys): the fusion's name, and its method and inputs as the description."""
-    from xlcli.fuse.store import describe
-
     wanted = [-k for k in keys if k < 0]
     if not wanted:
         return {}
