@@ -11,6 +11,7 @@ import json
 import re
 import sqlite3
 import subprocess
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -491,3 +492,75 @@ def lexicons() -> Path:
     for lang in ("de", "es", "fr", "ru"):
         committed_fixture(f"lexicon/en-{lang}.txt")
     return committed_fixture("lexicon")
+
+
+# -- tiny translation models (Marian, M2M100) with a word-level tokenizer trained in memory --------
+
+SPECIAL = ["<pad>", "</s>", "<unk>", "<s>"]
+M2M_LANGS = ["__en__", "__es__", "__de__"]  # no __ru__
+
+
+def _tokenizer(extra: list[str]):
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tokenizer = Tokenizer(models.WordLevel(unk_token="<unk>"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer.train_from_iterator(corpus_texts(), trainers.WordLevelTrainer(special_tokens=SPECIAL + extra))
+    tokenizer.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", 1)])
+    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token="<pad>", eos_token="</s>", unk_token="<unk>",
+                                   bos_token="<s>", additional_special_tokens=extra or None)
+
+
+def make_tiny_marian(directory: Path) -> Path:
+    import torch
+    from transformers import MarianConfig, MarianMTModel
+
+    tokenizer = _tokenizer([])
+    config = MarianConfig(vocab_size=len(tokenizer), d_model=16, encoder_layers=1, decoder_layers=1,
+                          encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32,
+                          max_position_embeddings=64, pad_token_id=0, eos_token_id=1, decoder_start_token_id=0,
+                          forced_eos_token_id=None)
+    torch.manual_seed(0)
+    MarianMTModel(config).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+def make_tiny_m2m100(directory: Path) -> Path:
+    import torch
+    from transformers import M2M100Config, M2M100ForConditionalGeneration
+
+    tokenizer = _tokenizer(M2M_LANGS)
+    config = M2M100Config(vocab_size=len(tokenizer), d_model=16, encoder_layers=1, decoder_layers=1,
+                          encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32,
+                          max_position_embeddings=64, pad_token_id=0, eos_token_id=1, bos_token_id=3,
+                          decoder_start_token_id=1, forced_eos_token_id=None)
+    torch.manual_seed(0)
+    M2M100ForConditionalGeneration(config).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+# -- eval runs as stored: per-query values and the TREC export's query keys -------------------------
+
+def stored_values(db: Path) -> dict[int, dict[tuple[int, int], dict[str, float]]]:
+    values: dict = defaultdict(lambda: defaultdict(dict))
+    with open_store(db, write=False) as store, store.read() as conn:
+        for run_id, qid, vid, measure, value in conn.exec_driver_sql(
+            "SELECT eval_run_id, query_id, variant_id, measure, value FROM eval_measures"
+        ):
+            values[run_id][(qid, vid)][measure] = value
+    return values
+
+
+def file_key(db: Path) -> dict[int, dict[str, tuple[int, int]]]:
+    """Per eval run: TREC qid → (query id, variant id) as the export names them."""
+    keys: dict = defaultdict(dict)
+    with open_store(db, write=False) as store, store.read() as conn:
+        for run_id, qid, ext, vid, idx in conn.exec_driver_sql(
+            "SELECT DISTINCT m.eval_run_id, m.query_id, q.ext_id, m.variant_id, v.idx FROM eval_measures m"
+            " JOIN queries q ON q.id = m.query_id LEFT JOIN query_variants v ON v.id = m.variant_id"
+        ):
+            keys[run_id][ext if vid == 0 else f"{ext}#{idx}"] = (qid, vid)
+    return keys

@@ -4,37 +4,14 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from pathlib import Path
 
 import ir_measures
 import pytest
-from conftest import committed_fixture, small_locomo, snapshot
+from conftest import committed_fixture, file_key, small_locomo, snapshot, stored_values
 
 from xlcli.store import open_store
 
 MEASURES = "R@1 R@5 R@10 nDCG@10 RR@10 Success@5 P@5 AP@100 AP RR"
-
-
-def stored_values(db: Path) -> dict[int, dict[tuple[int, int], dict[str, float]]]:
-    values: dict = defaultdict(lambda: defaultdict(dict))
-    with open_store(db, write=False) as store, store.read() as conn:
-        for run_id, qid, vid, measure, value in conn.exec_driver_sql(
-            "SELECT eval_run_id, query_id, variant_id, measure, value FROM eval_measures"
-        ):
-            values[run_id][(qid, vid)][measure] = value
-    return values
-
-
-def file_key(db: Path) -> dict[int, dict[str, tuple[int, int]]]:
-    """Per eval run: TREC qid → (query id, variant id) as the export names them."""
-    keys: dict = defaultdict(dict)
-    with open_store(db, write=False) as store, store.read() as conn:
-        for run_id, qid, ext, vid, idx in conn.exec_driver_sql(
-            "SELECT DISTINCT m.eval_run_id, m.query_id, q.ext_id, m.variant_id, v.idx FROM eval_measures m"
-            " JOIN queries q ON q.id = m.query_id LEFT JOIN query_variants v ON v.id = m.variant_id"
-        ):
-            keys[run_id][ext if vid == 0 else f"{ext}#{idx}"] = (qid, vid)
-    return keys
 
 
 @pytest.fixture

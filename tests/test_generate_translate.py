@@ -7,52 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import corpus_texts, rows, snapshot
-
-SPECIAL = ["<pad>", "</s>", "<unk>", "<s>"]
-M2M_LANGS = ["__en__", "__es__", "__de__"]  # no __ru__
-
-
-def _tokenizer(extra: list[str]):
-    from tokenizers import Tokenizer, models, pre_tokenizers, processors, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    tokenizer = Tokenizer(models.WordLevel(unk_token="<unk>"))
-    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
-    tokenizer.train_from_iterator(corpus_texts(), trainers.WordLevelTrainer(special_tokens=SPECIAL + extra))
-    tokenizer.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", 1)])
-    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token="<pad>", eos_token="</s>", unk_token="<unk>",
-                                   bos_token="<s>", additional_special_tokens=extra or None)
-
-
-def make_tiny_marian(directory: Path) -> Path:
-    import torch
-    from transformers import MarianConfig, MarianMTModel
-
-    tokenizer = _tokenizer([])
-    config = MarianConfig(vocab_size=len(tokenizer), d_model=16, encoder_layers=1, decoder_layers=1,
-                          encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32,
-                          max_position_embeddings=64, pad_token_id=0, eos_token_id=1, decoder_start_token_id=0,
-                          forced_eos_token_id=None)
-    torch.manual_seed(0)
-    MarianMTModel(config).save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-    return directory
-
-
-def make_tiny_m2m100(directory: Path) -> Path:
-    import torch
-    from transformers import M2M100Config, M2M100ForConditionalGeneration
-
-    tokenizer = _tokenizer(M2M_LANGS)
-    config = M2M100Config(vocab_size=len(tokenizer), d_model=16, encoder_layers=1, decoder_layers=1,
-                          encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32,
-                          max_position_embeddings=64, pad_token_id=0, eos_token_id=1, bos_token_id=3,
-                          decoder_start_token_id=1, forced_eos_token_id=None)
-    torch.manual_seed(0)
-    M2M100ForConditionalGeneration(config).save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-    return directory
+from conftest import make_tiny_m2m100, make_tiny_marian, rows, snapshot
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import assert_refused, snapshot
+from conftest import assert_refused, make_tiny_marian, snapshot
 from sqlalchemy import text
-from test_generate_translate import make_tiny_marian
 
 from xlcli.store import open_store
 

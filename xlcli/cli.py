@@ -87,7 +87,7 @@ def root(
 def _register() -> None:
     # One line per command, in the order of a study; heavy imports (torch, transformers) stay
     # inside the commands so that `xlcli --help` and skipped pipeline steps stay fast.
-    from xlcli.commands import demo, generate, index, ingest, inspect, perturb, pipeline, report, rewrite, search, sql, status, train
+    from xlcli.commands import demo, fuse, generate, index, ingest, inspect, perturb, pipeline, report, rewrite, search, sql, status, train
     from xlcli.commands import eval as eval_
 
     app.add_typer(ingest.app, name="ingest")
@@ -98,6 +98,7 @@ def _register() -> None:
     app.command("index")(index.index)
     app.command("search")(search.search)
     app.command("eval")(eval_.eval_)
+    app.command("fuse")(fuse.fuse)
     app.command("report")(report.report)
     app.command("inspect")(inspect.inspect)
     app.add_typer(pipeline.app, name="pipeline")

@@ -39,3 +39,27 @@ def open_existing(ctx: typer.Context, *, write: bool = False) -> Store:
 
 def print_json(value: Any) -> None:
     typer.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
+
+
+def print_runs(results: list, *, title: str, system_column: str, trec_out: Path | None, as_json: bool) -> None:
+    """What ``eval`` and ``fuse`` print: one row (or JSON object) per stored run, reuse and export notes."""
+    from rich.table import Table
+
+    if as_json:
+        print_json([r.as_dict() for r in results])
+        return
+    names_of_measures = list(results[0].means) if results else []
+    table = Table(system_column, "lang", "condition", "queries", *names_of_measures, title=title, title_justify="left")
+    for r in results:
+        table.add_row(r.index, r.lang, r.condition, str(r.queries), *(f"{r.means[m]:.4f}" for m in names_of_measures))
+    out.print(table)
+    for r in results:  # what an approximate (--ann) index trades, measured on a sample of the queries
+        recall = next(((k, v) for k, v in r.params.items() if k.startswith("ann_recall@")), None)
+        if recall is not None:
+            out.print(f"{r.index} {r.lang} {r.condition}: approximate search ({r.params['ann']['kind']}) "
+                      f"{recall[0].replace('ann_recall', 'recall')} against exact {recall[1]:.4f} on a sample of queries.")
+    reused = sum(r.reused for r in results)
+    if reused:
+        out.print(f"{reused} of {len(results)} runs were already stored and were reused.")
+    if trec_out is not None:
+        out.print(f"TREC runs and qrels written to {trec_out}/")

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
-from xlcli.commands.common import open_existing, out, print_json
+from xlcli.commands.common import open_existing, print_runs
 from xlcli.commands.ranges import BATCH, DEPTH
 from xlcli.metrics import DEFAULT_MEASURES
 
@@ -42,21 +41,4 @@ def eval_(
             store, specs, dataset=dataset, langs=langs, split=split, variants=variants, measures=measures, depth=depth,
             translator=translator, trec_out=trec_out, device=device, batch_size=batch_size,
         )
-    if as_json:
-        print_json([r.as_dict() for r in results])
-        return
-    names_of_measures = list(results[0].means) if results else []
-    table = Table("index", "lang", "condition", "queries", *names_of_measures, title=f"split {split}", title_justify="left")
-    for r in results:
-        table.add_row(r.index, r.lang, r.condition, str(r.queries), *(f"{r.means[m]:.4f}" for m in names_of_measures))
-    out.print(table)
-    for r in results:
-        recall = next(((k, v) for k, v in r.params.items() if k.startswith("ann_recall@")), None)
-        if recall is not None:
-            out.print(f"{r.index} {r.lang} {r.condition}: approximate search ({r.params['ann']['kind']}) "
-                      f"{recall[0].replace('ann_recall', 'recall')} against exact {recall[1]:.4f} on a sample of queries.")
-    reused = sum(r.reused for r in results)
-    if reused:
-        out.print(f"{reused} of {len(results)} runs were already stored and were reused.")
-    if trec_out is not None:
-        out.print(f"TREC runs and qrels written to {trec_out}/")
+    print_runs(results, title=f"split {split}", system_column="index", trec_out=trec_out, as_json=as_json)

@@ -19,13 +19,12 @@ from xlcli.eval.runs import (
     ext_ids,
     find_run,
     measure_run,
-    read_params,
-    read_per_query,
+    read_result,
     run_key,
     store_run,
 )
 from xlcli.eval.systems import SystemSpec
-from xlcli.eval.trec import check_trec_dir, write_trec
+from xlcli.eval.trec import check_trec_dir, write_all
 from xlcli.progress import optional_bar
 from xlcli.store import Store, invocations
 from xlcli.store.catalog import BM25
@@ -83,16 +82,12 @@ def evaluate(
                 if not reused:
                     existing = _compute_and_store(store, retriever, row, p, qs, ext, key, run_params, inv.id)
                 with store.read() as conn:
-                    stored = read_params(conn, existing)
-                    per_query = read_per_query(conn, existing)
-                results.append(RunResult(row["name"], qs.lang, qs.condition, split, len(per_query),
-                                         metrics.mean(per_query, p.measures), existing, reused, stored))
+                    results.append(read_result(conn, existing, row["name"], qs.lang, qs.condition, split, p.measures, reused))
                 bar.advance(1, info=f"{row['name']} {qs.lang} {qs.condition}")
         inv.summary = {"runs": len(results), "reused": sum(r.reused for r in results)}
     if trec_out is not None:
         with store.read() as conn:
-            for result in results:
-                write_trec(conn, result.eval_run_id, trec_out)
+            write_all(conn, [r.eval_run_id for r in results], trec_out)
     return results
 
 

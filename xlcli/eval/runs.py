@@ -85,20 +85,26 @@ def measure_run(qs: QuerySet, rankings: dict[tuple[int, int], Ranking], ext: dic
 
 
 def store_run(conn: Connection, key: str, params: dict, index_row, p: Plan, qs: QuerySet,
-              rankings: dict[tuple[int, int], Ranking], per_variant: dict, per_query: dict, invocation_id: int) -> int:
-    """Write the run row, its rankings and its per-query (and per-variant) values; return the run id."""
+              rankings: dict[tuple[int, int], Ranking], per_variant: dict, per_query: dict, invocation_id: int,
+              *, fusion_run_id: int | None = None) -> int:
+    """Write the run row, its rankings and its per-query (and per-variant) values; return the run id.
+
+    A fused system's run (``fuse``) has no index: ``index_row`` None and ``fusion_run_id`` set.
+    """
     run_id = conn.execute(
         text("INSERT INTO eval_runs (index_id, dataset_id, lang, split, condition, variant_set_id, measures, depth,"
-             " params_json, key, created_at, invocation_id) VALUES (:i, :d, :l, :s, :c, :vs, :m, :depth, :p, :k, :t, :inv) RETURNING id"),
-        {"i": index_row["id"], "d": p.dataset["id"], "l": qs.lang, "s": p.split, "c": qs.condition, "vs": qs.variant_set_id,
+             " params_json, key, created_at, invocation_id, fusion_run_id)"
+             " VALUES (:i, :d, :l, :s, :c, :vs, :m, :depth, :p, :k, :t, :inv, :f) RETURNING id"),
+        {"i": None if index_row is None else index_row["id"], "f": fusion_run_id, "d": p.dataset["id"], "l": qs.lang, "s": p.split, "c": qs.condition, "vs": qs.variant_set_id,
          "m": " ".join(m.name for m in p.measures), "depth": p.depth, "p": canonical_json(params), "k": key, "t": now(),
          "inv": invocation_id},
     ).scalar_one()
-    conn.exec_driver_sql(
-        "INSERT INTO eval_rankings (eval_run_id, query_id, variant_id, rank, passage_id, score) VALUES (?, ?, ?, ?, ?, ?)",
-        [(run_id, qid, vid, rank, pid, score)
-         for (qid, vid), ranking in rankings.items() for rank, (pid, score) in enumerate(ranking, start=1)],
-    )
+    ranked = [(run_id, qid, vid, rank, pid, score)
+              for (qid, vid), ranking in rankings.items() for rank, (pid, score) in enumerate(ranking, start=1)]
+    if ranked:  # every ranking may be empty (BM25 with no query term in the passages); the driver refuses no rows
+        conn.exec_driver_sql(
+            "INSERT INTO eval_rankings (eval_run_id, query_id, variant_id, rank, passage_id, score) VALUES (?, ?, ?, ?, ?, ?)", ranked
+        )
     rows = [(run_id, qid, 0, name, value) for qid, values in per_query.items() for name, value in values.items()]
     if qs.variant_set_id is not None:
         rows += [(run_id, qid, vid, name, value) for (qid, vid), values in per_variant.items() for name, value in values.items()]
@@ -111,6 +117,14 @@ def store_run(conn: Connection, key: str, params: dict, index_row, p: Plan, qs: 
 def read_params(conn: Connection, run_id: int) -> dict:
     """The stored run's ``params_json``."""
     return json.loads(conn.execute(text("SELECT params_json FROM eval_runs WHERE id = :i"), {"i": run_id}).scalar_one())
+
+
+def read_result(conn: Connection, run_id: int, system: str, lang: str, condition: str, split: str,
+                measures: list[metrics.Measure], reused: bool) -> RunResult:
+    """A stored run as a :class:`RunResult`: its parameters and the means of its per-query values."""
+    per_query = read_per_query(conn, run_id)
+    return RunResult(system, lang, condition, split, len(per_query), metrics.mean(per_query, measures), run_id, reused,
+                     read_params(conn, run_id))
 
 
 def read_per_query(conn: Connection, run_id: int) -> dict[int, dict[str, float]]:

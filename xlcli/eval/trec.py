@@ -34,9 +34,10 @@ def _safe(value: str) -> str:
 
 
 def write_trec(conn: Connection, run_id: int, directory: Path) -> tuple[Path, Path]:
-    """Write ``<index>.<lang>.<condition>.run`` and its ``.qrels`` from a stored eval run."""
+    """Write ``<system>.<lang>.<condition>.run`` and its ``.qrels`` from a stored eval run (an index's or a fusion's)."""
     run = conn.execute(
-        text("SELECT r.*, i.name AS index_name FROM eval_runs r JOIN indexes i ON i.id = r.index_id WHERE r.id = :r"), {"r": run_id}
+        text("SELECT r.*, coalesce(i.name, f.name) AS index_name FROM eval_runs r LEFT JOIN indexes i ON i.id = r.index_id"
+             " LEFT JOIN fusion_runs f ON f.id = r.fusion_run_id WHERE r.id = :r"), {"r": run_id}
     ).mappings().one()
     directory.mkdir(parents=True, exist_ok=True)
     stem = f"{_safe(run['index_name'])}.{run['lang']}.{_safe(run['condition'])}"
@@ -67,6 +68,12 @@ def write_trec(conn: Connection, run_id: int, directory: Path) -> tuple[Path, Pa
     run_path.write_text("".join(run_lines), encoding="utf-8")
     qrels_path.write_text("".join(qrel_lines), encoding="utf-8")
     return run_path, qrels_path
+
+
+def write_all(conn: Connection, run_ids: list[int], directory: Path) -> None:
+    """:func:`write_trec` for each run."""
+    for run_id in run_ids:
+        write_trec(conn, run_id, directory)
 
 
 def _no_space(*ids: str) -> None:

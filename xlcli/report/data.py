@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, text
 
 from xlcli.errors import XlcliError
+from xlcli.fuse.store import describe
 from xlcli.train.config import recipe as train_recipe
 
 
 @dataclass(frozen=True)
 class System:
-    """One row of a report: an index (model × augmentation × training run, or BM25)."""
+    """One row of a report: an index (model × augmentation × training run, or BM25), or a fused system
+    (``index_id`` then holds minus the fusion run id, ``kind`` is ``fusion``, ``augmentation`` its description)."""
 
     index_id: int
     name: str
@@ -49,7 +51,7 @@ def select_runs(conn: Connection, dataset_id: int, invocation_ids: list[int] | N
     )
     latest: dict[tuple, Run] = {}
     for row in conn.execute(text(sql), {"d": dataset_id}).mappings():
-        run = Run(row["id"], row["index_id"], row["lang"], row["split"], row["condition"], row["variant_set_id"],
+        run = Run(row["id"], system_key(row), row["lang"], row["split"], row["condition"], row["variant_set_id"],
                   tuple(row["measures"].split()))
         latest[(run.index_id, run.lang, run.split, run.condition)] = run
     if not latest:
@@ -58,7 +60,32 @@ def select_runs(conn: Connection, dataset_id: int, invocation_ids: list[int] | N
     return sorted(latest.values(), key=lambda r: r.id)
 
 
+def system_key(row) -> int:
+    """The report's key of an eval run's system: its index id, or minus its fusion run id for a fused
+    system (which has no index); index and fusion ids are both positive, so the keys never collide."""
+    fusion = row.get("fusion_run_id")
+    return -fusion if fusion is not None else row["index_id"]
+
+
+def _fused(conn: Connection, keys: set[int]) -> dict[int, System]:
+    """Fused systems (negative keys): the fusion's name, and its method and inputs as the description."""
+    wanted = [-k for k in keys if k < 0]
+    if not wanted:
+        return {}
+    found = {}
+    for fid, name, params_json in conn.execute(text(
+            f"SELECT id, name, params_json FROM fusion_runs WHERE id IN ({','.join(str(int(i)) for i in wanted)})")):
+        params = json.loads(params_json)
+        found[-fid] = System(-fid, name, "fusion", None, describe(params), None, bool(params.get("leakage")))
+    return found
+
+
 def systems(conn: Connection, index_ids: set[int]) -> dict[int, System]:
+    """The System of each report key (see :func:`system_key`): indexes, and fused systems."""
+    fused = _fused(conn, index_ids)
+    index_ids = {i for i in index_ids if i > 0}
+    if not index_ids:
+        return fused
     rows = conn.execute(text(
         "SELECT i.id, i.name, i.kind, i.augmentation_json, m.name AS model, t.name AS run, t.allow_leakage, t.config_json"
         " FROM indexes i LEFT JOIN models m ON m.id = i.model_id LEFT JOIN training_runs t ON t.id = m.training_run_id"
@@ -72,7 +99,7 @@ def systems(conn: Connection, index_ids: set[int]) -> dict[int, System]:
             augmentation = ", ".join(f"{k}={v}" for k, v in aug.items() if k in ("generator_run", "generator_runs", "alpha", "fusion"))
         recipe = train_recipe(json.loads(r["config_json"])) if r["config_json"] else ""
         found[r["id"]] = System(r["id"], r["name"], r["kind"], r["model"], augmentation, r["run"], bool(r["allow_leakage"]), recipe)
-    return found
+    return {**found, **fused}
 
 
 def per_query(conn: Connection, runs: list[Run], measure: str) -> dict[int, dict[int, float]]:

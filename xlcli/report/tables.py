@@ -103,7 +103,7 @@ def build(conn: Connection, dataset_id: int, *, measure: str = "R@10", baseline:
         raise XlcliError(f"measure {measure!r} was not computed by these eval runs (computed: {', '.join(computed)})")
     runs = [r for r in runs if measure in r.measures]
     systems = data.systems(conn, {r.index_id for r in runs})
-    ordered_systems = sorted(systems.values(), key=lambda s: s.index_id)
+    ordered_systems = sorted(systems.values(), key=lambda s: (s.index_id < 0, abs(s.index_id)))  # fused systems after indexes
     if baseline is None:
         base = ordered_systems[0]
     else:

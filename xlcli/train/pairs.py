@@ -86,17 +86,18 @@ def holdout(conn: Connection, dataset_id: int, train_split: str = TRAIN_SPLIT) -
     return result
 
 
-def check_split(conn: Connection, dataset: dict, split: str, allow_leakage: bool) -> None:
-    """Refuse to train on an evaluation split (any split but 'train') unless leakage is allowed."""
+def check_split(conn: Connection, dataset: dict, split: str, allow_leakage: bool, *, option: str = "--split",
+                consequence: str = "training on it leaks its queries into the model. Train on --split train") -> None:
+    """Refuse to fit anything (a model; fusion weights) on an evaluation split (any split but 'train') unless leakage is allowed."""
     splits = [s for (s,) in conn.execute(
         text("SELECT DISTINCT split FROM queries WHERE dataset_id = :d ORDER BY split"), {"d": dataset["id"]}
     )]
     if split not in splits:
-        raise XlcliError(f"--split {split}: dataset {dataset['name']!r} has no such split (it has: {', '.join(splits) or 'no queries'})")
+        raise XlcliError(f"{option} {split}: dataset {dataset['name']!r} has no such split (it has: {', '.join(splits) or 'no queries'})")
     if split != TRAIN_SPLIT and not allow_leakage:
         raise XlcliError(
-            f"--split {split}: that is an evaluation split of dataset {dataset['name']!r}; training on it leaks its "
-            "queries into the model. Train on --split train, or add --allow-leakage (the run is then marked as leaky)"
+            f"{option} {split}: that is an evaluation split of dataset {dataset['name']!r}; {consequence}, "
+            "or add --allow-leakage (the run is then marked as leaky)"
         )
 
 
