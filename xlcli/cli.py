@@ -53,11 +53,12 @@ def root(
 def _register() -> None:
     # One line per command, in the order of a study; heavy imports (torch, transformers) stay
     # inside the commands so that `xlcli --help` and skipped pipeline steps stay fast.
-    from xlcli.commands import demo, generate, index, ingest, inspect, perturb, pipeline, report, search, sql, status, train
+    from xlcli.commands import demo, generate, index, ingest, inspect, perturb, pipeline, report, rewrite, search, sql, status, train
     from xlcli.commands import eval as eval_
 
     app.add_typer(ingest.app, name="ingest")
     app.command("perturb")(perturb.perturb)
+    app.command("rewrite")(rewrite.rewrite)
     app.add_typer(generate.app, name="generate")
     app.command("train")(train.train)
     app.command("index")(index.index)
