@@ -22,6 +22,8 @@ from sqlalchemy import Connection, text
 from xlcli import metrics
 from xlcli.eval.plan import Plan
 from xlcli.eval.querysets import QuerySet
+from xlcli.eval.systems import SystemSpec
+from xlcli.rewrite.store import RewriteRun
 from xlcli.search import Ranking
 from xlcli.store.invocations import canonical_json, now, params_key
 
@@ -37,19 +39,31 @@ class RunResult:
     eval_run_id: int
     reused: bool
     params: dict = field(default_factory=dict)
+    rewrite: str | None = None
+
+    @property
+    def system(self) -> str:
+        return SystemSpec(self.index, self.rewrite).label
 
     def as_dict(self) -> dict:
-        return {"index": self.index, "lang": self.lang, "condition": self.condition, "split": self.split,
+        return {"system": self.system, "index": self.index, "rewrite": self.rewrite, "lang": self.lang, "condition": self.condition, "split": self.split,
                 "queries": self.queries, **self.means, "eval_run_id": self.eval_run_id}
 
 
-def run_key(index_row, dataset: dict, qs: QuerySet, p: Plan) -> tuple[str, dict]:
-    """(key, parameters) of the run of ``index_row`` on ``qs``: same parameters, same key."""
+def run_key(index_row, dataset: dict, qs: QuerySet, p: Plan, rewrite: RewriteRun | None = None) -> tuple[str, dict]:
+    """(key, parameters) of the run of ``index_row`` (on ``rewrite``'s texts, if any) on ``qs``: same parameters, same key.
+
+    A rewrite enters the key through its own key (backend, dictionaries or model, options,
+    coverage), so a run over another rewrite's texts never passes for this one; a direct run's key
+    has no rewrite entry at all, so keys stored before rewrites existed stay valid.
+    """
     params = {
         "index": index_row["name"], "index_id": index_row["id"], "dataset": dataset["name"], "lang": qs.lang,
         "split": p.split, "translator": p.translator, "condition": qs.condition, "variant_set_key": qs.variant_set_key,
         "measures": [m.name for m in p.measures], "depth": p.depth,
     }
+    if rewrite is not None:
+        params.update({"rewrite": rewrite.name, "rewrite_run_id": rewrite.id, "rewrite_key": rewrite.key})
     return params_key(params), params
 
 
@@ -85,8 +99,9 @@ def store_run(conn: Connection, key: str, params: dict, index_row, p: Plan, qs: 
     """Write the run row, its rankings and its per-query (and per-variant) values; return the run id."""
     run_id = conn.execute(
         text("INSERT INTO eval_runs (index_id, dataset_id, lang, split, condition, variant_set_id, measures, depth,"
-             " params_json, key, created_at, invocation_id) VALUES (:i, :d, :l, :s, :c, :vs, :m, :depth, :p, :k, :t, :inv) RETURNING id"),
-        {"i": index_row["id"], "d": p.dataset["id"], "l": qs.lang, "s": p.split, "c": qs.condition, "vs": qs.variant_set_id,
+             " params_json, key, created_at, invocation_id, rewrite_run_id)"
+             " VALUES (:i, :d, :l, :s, :c, :vs, :m, :depth, :p, :k, :t, :inv, :rw) RETURNING id"),
+        {"i": index_row["id"], "rw": params.get("rewrite_run_id"), "d": p.dataset["id"], "l": qs.lang, "s": p.split, "c": qs.condition, "vs": qs.variant_set_id,
          "m": " ".join(m.name for m in p.measures), "depth": p.depth, "p": canonical_json(params), "k": key, "t": now(),
          "inv": invocation_id},
     ).scalar_one()
