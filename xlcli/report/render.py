@@ -74,7 +74,7 @@ def _value(report: Report, system, lang: str, condition: str, group: str) -> str
     if cell is None:
         return ""
     text = _pct(cell.mean)
-    gain = report.gains.get((system.index_id, lang, condition, group))
+    gain = report.gains.get((system.key, lang, condition, group))
     if gain is not None and not math.isnan(gain.test.mean_diff):
         text += f" ({_signed(gain.test.mean_diff)}{gain.mark})"
     return text
@@ -84,8 +84,16 @@ def caption(report: Report) -> str:
     return (
         f"{report.measure} ×100. Gains over baseline {report.baseline.name!r} in parentheses; paired t-test over "
         "queries, Holm-adjusted across the table: * p<0.05, ** p<0.01. A misspelled condition's per-query value is "
-        "the mean over that query's variants; drop = misspelled − clean (relative in %)."
+        "the mean over that query's variants; drop = misspelled − clean (relative in %)." + _rewrites(report)
     )
+
+
+def _rewrites(report: Report) -> str:
+    """What each rewrite in the table did to the queries (INDEX ⟲ REWRITE ranks the rewritten texts)."""
+    described = {s.rewrite: s.rewrite_description for s in report.systems if s.rewrite}
+    if not described:
+        return ""
+    return " ⟲ REWRITE: the index ranks the queries as rewritten by " + "; ".join(f"{n} = {d}" for n, d in described.items()) + "."
 
 
 def render(report: Report, fmt: str, width: int | None = None) -> str | Group:
