@@ -7,6 +7,7 @@ import os
 import random
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -240,3 +241,90 @@ def test_two_shard_processes_at_once_fill_one_index(tmp_path):
             " (SELECT count(*) FROM vec_1), (SELECT status FROM indexes), (SELECT count(*) FROM indexes)"
         ).one()
     assert row[0] == 2 * 5 * 30 and tuple(row[1:]) == (row[0], row[0], "done", 1)
+
+
+def test_a_second_index_process_refuses_while_a_live_one_builds_the_same_index(small_store, db, tiny_bert):
+    import socket
+
+    from sqlalchemy import text
+
+    from xlcli.index import build, plain_passage_vectors
+
+    def dies_after_one_batch(encoder):
+        plain, seen = plain_passage_vectors(encoder), []
+
+        def vectorize(batch):
+            if seen:
+                raise RuntimeError("the process died here")
+            seen.append(len(batch))
+            return plain(batch)
+
+        return vectorize
+
+    with open_store(db) as store, pytest.raises(RuntimeError):
+        build(store, "tiny", model=str(tiny_bert), batch_size=4, device="cpu", vectorizer_factory=dies_after_one_batch,
+              show_progress=False)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    command = ("index", "--name", "tiny", "--model", tiny_bert, "--batch-size", "4", "--device", "cpu")
+    try:
+        with open_store(db) as store, store.write() as conn:  # as a live `xlcli index` leaves it mid-build
+            conn.execute(text("UPDATE invocations SET state = 'running', pid = :p, host = :h WHERE step = 'index'"),
+                         {"p": other.pid, "h": socket.gethostname()})
+        before = table_counts(db)
+        assert before["index_entries"] == 4
+        result = small_store(*command, ok=False)
+        lines = [line for line in result.output.splitlines() if line.strip()]
+        assert result.exit_code == 2 and len(lines) == 1, result.output
+        assert lines[0].startswith("Error:") and f"process {other.pid} on {socket.gethostname()} is running this index step" in lines[0]
+        assert table_counts(db) == before
+    finally:
+        other.kill()
+        other.wait()
+    out = small_store(*command).output  # its process is gone: this one resumes the build
+    assert "4 already there" in out and "status done" in out
+    with open_store(db, write=False) as store, store.read() as conn:
+        row = conn.exec_driver_sql("SELECT attempts, state FROM invocations WHERE step = 'index'").one()
+    assert tuple(row) == (2, "done")  # the refused run took no attempt
+
+
+@pytest.mark.slow
+def test_two_index_processes_started_together_build_once(tmp_path):
+    data = tmp_path / "big.json"
+    data.write_text(json.dumps(synthetic_locomo(conversations=4, sessions=10, turns=40, seed=2)))
+    model = make_tiny_bert(tmp_path / "model", WORDS * 3)
+    db = tmp_path / "store.db"
+    subprocess.run(_xlcli(db, "ingest", "locomo", data, "--name", "big"), check=True, capture_output=True)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = ("index", "--name", "tiny", "--model", model, "--batch-size", "2", "--device", "cpu")
+    procs = [subprocess.Popen(_xlcli(db, *command), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+             for _ in range(2)]
+    outcomes = sorted((proc.wait(timeout=600), proc.communicate()[1]) for proc in procs)
+    (won, _), (lost, message) = outcomes
+    assert (won, lost) == (0, 2), outcomes
+    assert message.strip().startswith("Error: process") and "is running this index step" in message
+    with open_store(db, write=False) as store, store.read() as conn:
+        row = conn.exec_driver_sql(
+            "SELECT (SELECT count(*) FROM passages), (SELECT count(*) FROM index_entries),"
+            " (SELECT count(DISTINCT invocation_id) FROM index_entries), (SELECT attempts || state FROM invocations WHERE step = 'index')"
+        ).one()
+    assert row[1] == row[0] and row[2] == 1 and row[3] == "1done"
+
+
+@pytest.mark.slow
+def test_a_cached_hub_model_loads_when_the_hub_cannot_be_reached(small_store, db, tiny_bert, tmp_path):
+    revision = "0" * 40  # the hub cache's layout: models--ORG--NAME/{refs/main, snapshots/REVISION/...}
+    repo = tmp_path / "hf-home" / "hub" / "models--local-org--tiny-bert"
+    shutil.copytree(tiny_bert, repo / "snapshots" / revision)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(revision)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HF_") and "proxy" not in k.lower()}
+    env.update(HF_HOME=str(tmp_path / "hf-home"), HF_ENDPOINT=f"http://127.0.0.1:{closed}", OMP_NUM_THREADS="1")
+    proc = subprocess.run(_xlcli(db, "index", "--name", "cached", "--model", "local-org/tiny-bert", "--device", "cpu", "--json"),
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["status"] == "done" and result["encoded"] == result["total"] > 0
+    assert "Retrying" not in proc.stderr

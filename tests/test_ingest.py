@@ -238,3 +238,45 @@ def test_bundled_fixtures_ingest(cli, db):
     by_name = {d["name"]: d for d in json.loads(cli("status", "--json").output)["datasets"]}
     assert by_name["beir"]["queries"] == by_name["beir"]["queries_with_qrels"] > 0
     assert by_name["xquad"]["queries_by_lang_split"]["de/test"] == by_name["xquad"]["queries_by_lang_split"]["en/test"]
+
+
+def _all_rows(db: Path) -> dict[str, list]:
+    with open_store(db, write=False) as store, store.read() as conn:
+        names = [n for (n,) in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY 1")]
+        return {n: sorted(conn.exec_driver_sql(f'SELECT * FROM "{n}"').all(), key=repr) for n in names}
+
+
+def test_translations_that_differ_from_the_stored_ones_are_counted_and_the_stored_text_kept(small_store, db, tmp_path):
+    changed = tmp_path / "changed.jsonl"
+    changed.write_text("".join(json.dumps(t, ensure_ascii=False) + "\n" for t in [
+        {"query_id": "conv-a/q0", "lang": "es", "text": "¿Cuál es el nombre del perro de Jolene?"},  # stored differently
+        {"query_id": "conv-a/q0", "lang": "de", "text": "Wie heißt Jolenes Hund?"},  # the same as stored
+        {"query_id": "conv-b/q2", "lang": "ru", "text": "Где живёт сестра Томаса?"},  # new
+    ]), encoding="utf-8")
+    result = small_store("ingest", "translations", changed)
+    assert "added 1 translations" in result.stdout
+    assert "1 translations in the file differ from the stored ones; the stored texts are kept" in result.stdout
+    assert f"{changed}:1: stored '¿Cómo se llama el perro de Jolene?', file '¿Cuál es el nombre del perro de Jolene?'" in result.stdout
+    assert rows(db, "SELECT text FROM queries WHERE ext_id = 'conv-a/q0' AND lang = 'es'") == [("¿Cómo se llama el perro de Jolene?",)]
+    again = json.loads(small_store("ingest", "translations", changed, "--json").stdout)
+    assert again["already_done"] and again["notes"]["differ"]["count"] == 1
+    same = json.loads(small_store("ingest", "translations", small_store.db.parent / "small_translations.jsonl", "--json").stdout)
+    assert "differ" not in same["notes"]
+
+
+def _xquad(question: str, context: str) -> dict:
+    return {"version": "1.1", "data": [{"title": "Alps", "paragraphs": [
+        {"context": context, "qas": [{"id": "qid-1", "question": question, "answers": [{"answer_start": 0, "text": "x"}]}]}]}]}
+
+
+def test_a_non_english_xquad_file_before_its_english_source_is_refused(small_store, db, tmp_path):
+    de = tmp_path / "xquad.de.json"
+    de.write_text(json.dumps(_xquad("Wie hoch ist der Mont Blanc?", "Der Mont Blanc ist 4.808 m hoch.")), encoding="utf-8")
+    before = _all_rows(db)
+    result = small_store("ingest", "squad", de, "--lang", "de", "--name", "xquad", ok=False)
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert result.exit_code == 2 and len(lines) == 1 and lines[0].startswith("Error:"), result.output
+    assert "ingest the English file first (--lang en, same --name)" in lines[0] and "--original" in lines[0]
+    assert _all_rows(db) == before
+    small_store("ingest", "squad", de, "--lang", "de", "--name", "german-qa", "--original")  # a German set of its own
+    assert rows(db, "SELECT lang, source_query_id FROM queries WHERE ext_id = 'qid-1'") == [("de", None)]

@@ -157,3 +157,15 @@ def test_search_command_dense_and_bm25_with_scope(small_store, tiny_bert):
     ]:
         result = small_store("search", *args, ok=False)
         assert result.exit_code == 2 and message in result.output
+
+
+def test_search_and_eval_refuse_a_half_built_index(small_store):
+    small_store("index", "--name", "half", "--bm25", "--shard", "1/2")
+    for command in (["search", "Pepper chewed the cello", "--index", "half"], ["eval", "--index", "half"]):
+        result = small_store(*command, ok=False)
+        lines = [line for line in result.output.splitlines() if line.strip()]
+        assert result.exit_code == 2 and len(lines) == 1, result.output
+        assert lines[0].startswith("Error: index 'half' is not complete") and "re-running its `xlcli index` command" in lines[0]
+    small_store("index", "--name", "half", "--bm25", "--shard", "2/2")
+    hits = json.loads(small_store("search", "Pepper chewed the cello", "--index", "half", "--json").stdout)
+    assert hits[0]["passage"] == "conv-a/D1:3"

@@ -8,7 +8,6 @@ and normalisation are read from a sentence-transformers configuration when the m
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -16,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from xlcli import hub
+from xlcli.datasets.files import read_json
 from xlcli.errors import XlcliError
 
 DEFAULT_MODEL = "default"
@@ -55,19 +56,26 @@ def resolve_path(model: str) -> tuple[str, str]:
 
 
 def sentence_transformers_settings(path: str) -> dict:
-    """Pooling, normalisation and max length from a sentence-transformers layout, if present."""
+    """Pooling, normalisation and max length from a sentence-transformers layout, if present.
+
+    The files are the user's: malformed JSON, a wrong shape or a wrong type is one clear error.
+    """
     root = Path(path)
     settings: dict = {}
     modules_file = root / "modules.json"
     if not modules_file.is_file():
         return settings
-    modules = json.loads(modules_file.read_text(encoding="utf-8"))
+    modules = read_json(modules_file)
+    if not isinstance(modules, list) or not all(
+        isinstance(m, dict) and isinstance(m.get("type", ""), str) and isinstance(m.get("path", ""), str) for m in modules
+    ):
+        raise XlcliError(f'{modules_file}: expected a list of {{"type": ..., "path": ...}} objects, as sentence-transformers writes it')
     for module in modules:
         kind = module.get("type", "")
         if kind.endswith("Pooling"):
             pooling_file = root / module.get("path", "1_Pooling") / "config.json"
             if pooling_file.is_file():
-                config = json.loads(pooling_file.read_text(encoding="utf-8"))
+                config = json_object(pooling_file)
                 if config.get("pooling_mode_cls_token"):
                     settings["pooling"] = "cls"
                 elif config.get("pooling_mode_mean_tokens"):
@@ -77,10 +85,20 @@ def sentence_transformers_settings(path: str) -> dict:
     settings.setdefault("normalize", False)
     bert_config = root / "sentence_bert_config.json"
     if bert_config.is_file():
-        max_len = json.loads(bert_config.read_text(encoding="utf-8")).get("max_seq_length")
-        if max_len:
-            settings["max_length"] = int(max_len)
+        max_len = json_object(bert_config).get("max_seq_length")
+        if max_len is not None:
+            if isinstance(max_len, bool) or not isinstance(max_len, int) or max_len < 1:
+                raise XlcliError(f"{bert_config}: max_seq_length should be a positive whole number, got {max_len!r}")
+            settings["max_length"] = max_len
     return settings
+
+
+def json_object(path: Path) -> dict:
+    """A model file that must hold a JSON object (config.json and the sentence-transformers files)."""
+    value = read_json(path)
+    if not isinstance(value, dict):
+        raise XlcliError(f"{path}: expected a JSON object, got {type(value).__name__}")
+    return value
 
 
 def pick_device(device: str = "auto") -> str:
@@ -98,6 +116,13 @@ def pick_device(device: str = "auto") -> str:
         raise XlcliError("--device mps: no MPS device is available here (use auto or cpu)")
     if device not in ("cpu", "cuda", "mps") and not device.startswith("cuda:"):
         raise XlcliError(f"--device {device}: use auto, cpu, cuda, cuda:N or mps")
+    if device.startswith("cuda:"):
+        number = device.removeprefix("cuda:")
+        if not number.isdigit():
+            raise XlcliError(f"--device {device}: write cuda:N with N the GPU's number, e.g. cuda:0")
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if int(number) >= count:
+            raise XlcliError(f"--device {device}: no such CUDA device here ({count} available; use auto or cpu)")
     return device
 
 
@@ -115,7 +140,7 @@ def load_tokenizer_and_model(path: str, *, source: str = "path"):
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # our own progress bars go to stderr; keep theirs quiet
-    offline = source != "hub"
+    offline = source != "hub" or hub.local_files_only(path)
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=offline, trust_remote_code=False)
     except Exception as exc:  # transformers raises OSError/ValueError/... for a missing tokenizer

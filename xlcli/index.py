@@ -268,7 +268,8 @@ def build(
     # new invocation that indexes just those.
     params = {"index": name, **identity, "shard": list(shard_spec) if shard_spec else None,
               "passages": [len(passages), passages[-1].id]}
-    with invocations.step(store, "index", params) as inv:
+    # Exclusive: a second process with the same command would redo every batch beside the first.
+    with invocations.step(store, "index", params, exclusive=True) as inv:
         if inv.already_done:  # finished by a concurrent process with the same command
             result.nothing_to_do = True
             result.already_indexed = result.total

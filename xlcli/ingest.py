@@ -60,6 +60,22 @@ def _check_compatible(store: Store, dataset, collection: Collection) -> None:
             )
 
 
+def require_sources(store: Store, name: str, lang: str, file: Path) -> None:
+    """XQuAD shares question ids across languages and the first file ingested holds the sources:
+    a non-English file ingested before its English one would make the English questions its
+    translations. Refused unless the dataset already has source questions."""
+    existing = _existing_dataset(store, name)
+    if existing is not None:
+        with store.read() as conn:
+            if _originals(conn, existing["id"]):
+                return
+    raise XlcliError(
+        f"{file}: dataset {name!r} has no questions yet, so these {lang} questions would become the sources of the "
+        "English ones; ingest the English file first (--lang en, same --name), or add --original if this file has "
+        "no English counterpart"
+    )
+
+
 def ingest_collection(store: Store, name: str, collection: Collection, params: dict, *, source: str) -> IngestResult:
     existing = _existing_dataset(store, name)
     if existing is not None:
@@ -229,11 +245,32 @@ def write_translations(
     return added, present
 
 
+def differing_translations(conn: Connection, dataset_id: int, translations: Iterable[Translation],
+                           translator: str = "") -> list[tuple[Translation, str]]:
+    """(translation, stored text) for each translation already stored with another text."""
+    stored = {
+        (ext, lang): body
+        for ext, lang, body in conn.execute(
+            text("SELECT ext_id, lang, text FROM queries WHERE dataset_id = :d AND source_query_id IS NOT NULL AND translator = :t"),
+            {"d": dataset_id, "t": translator},
+        ).all()
+    }
+    return [(t, stored[(t.query_id, t.lang)]) for t in translations
+            if (t.query_id, t.lang) in stored and stored[(t.query_id, t.lang)] != t.text]
+
+
 def ingest_translations(store: Store, dataset: str | None, path: Path, translations: list[Translation], params: dict) -> IngestResult:
+    """Store a file's human translations. One that is already stored keeps its stored text even
+    when the file gives another: variant sets, eval runs and rankings were computed from that
+    text and would silently stop matching it. How many differ is reported (``notes["differ"]``)."""
     with store.read() as conn:
         row = resolve_dataset(conn, dataset)
         check_translations(conn, row["id"], translations)
+        differ = differing_translations(conn, row["id"], translations)
     result = IngestResult(row["name"])
+    if differ:
+        first, old = differ[0]
+        result.notes["differ"] = {"count": len(differ), "example": f"{first.where}: stored {old!r}, file {first.text!r}"}
     with invocations.step(store, "ingest-translations", {"dataset": row["name"], **params}) as inv:
         if inv.already_done:
             result.already_done = True

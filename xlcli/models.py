@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, text
 
-from xlcli.encoders import DEFAULT_MODEL, POOLINGS, EncoderConfig, resolve_path, sentence_transformers_settings
+from xlcli.encoders import DEFAULT_MODEL, POOLINGS, EncoderConfig, json_object, resolve_path, sentence_transformers_settings
 from xlcli.errors import XlcliError
 from xlcli.store.invocations import now, params_key
 
@@ -75,6 +75,7 @@ def _check_loadable(settings: ModelSettings) -> None:
         raise XlcliError(f"model {settings.name}: directory {settings.path} does not exist (moved or deleted?)")
     if not (root / "config.json").is_file():
         raise XlcliError(f"model {settings.name}: {settings.path} has no config.json, so it is not a Hugging Face model directory")
+    json_object(root / "config.json")  # transformers would fail on it with a traceback-shaped error
     tokenizer_files = ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "sentencepiece.bpe.model", "spiece.model")
     if not any((root / f).is_file() for f in tokenizer_files):
         raise XlcliError(
@@ -169,6 +170,8 @@ def position_limit(settings: ModelSettings) -> int | None:
     try:
         config = json.loads(config_file.read_text(encoding="utf-8"))
     except (OSError, ValueError):
+        return None
+    if not isinstance(config, dict):
         return None
     positions = config.get("max_position_embeddings")
     if not isinstance(positions, int) or positions <= 0:

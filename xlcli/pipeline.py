@@ -24,7 +24,7 @@ from pathlib import Path
 import typer
 from sqlalchemy import text
 
-from xlcli.datasets.files import sha256
+from xlcli.datasets.files import read_text, sha256
 from xlcli.errors import XlcliError
 from xlcli.store import Store, invocations
 from xlcli.store.invocations import display_state
@@ -124,11 +124,27 @@ def _value_args(option: str, value, param, where: str, base: Path) -> tuple[list
     return args, files
 
 
+def _check_values(command, args: list[str], where: str, run: str) -> None:
+    """Parse a step's arguments as its command will (types, ranges, required options), so that a wrong
+    value is refused when the config loads — before any step has run or written."""
+    try:
+        with command.make_context(run, list(args)):
+            pass
+    except XlcliError as exc:
+        raise XlcliError(f"{where}: step {run!r}: {exc}") from None
+    except Exception as exc:
+        # The parser's usage errors (typer vendors its own click: matched by their interface, not class).
+        message = getattr(exc, "format_message", None)
+        if message is None:
+            raise
+        raise XlcliError(f"{where}: step {run!r}: {message()}") from None
+
+
 def load(path: Path, overrides: dict[str, dict] | None = None) -> Study:
     """Parse and check a config; ``overrides`` ({run: {key: value}}) change the steps it names."""
     if not path.is_file():
         raise XlcliError(f"{path}: no such config file")
-    raw = path.read_text(encoding="utf-8")
+    raw = read_text(path)  # one line for a file that is not UTF-8 or is empty
     try:
         config = tomllib.loads(raw)
     except tomllib.TOMLDecodeError as exc:
@@ -139,6 +155,12 @@ def load(path: Path, overrides: dict[str, dict] | None = None) -> Study:
     tables = config.get("step") or []
     if not isinstance(tables, list) or not tables:
         raise XlcliError(f"{path}: no [[step]] tables")
+    db = config.get("db")
+    if db is not None and (not isinstance(db, str) or not db.strip()):
+        raise XlcliError(f"{path}: db must be a file path in quotes, e.g. db = \"study.db\" (got {db!r})")
+    for number, table in enumerate(tables, start=1):
+        if not isinstance(table, dict):
+            raise XlcliError(f"{path}: step {number} is not a table; write each step as a [[step]] table")
     for table in tables:
         if isinstance(table, dict) and overrides and str(table.get("run")) in overrides:
             table.update(overrides[str(table["run"])])
@@ -171,8 +193,8 @@ def load(path: Path, overrides: dict[str, dict] | None = None) -> Study:
                 args, found = _value_args(long, value, param, where, base)
                 options.extend(args)
             files.extend(found)
+        _check_values(command, [*positional, *options], f"{path}:{step_line}", " ".join(words))
         steps.append(Step(number, step_line, " ".join(words), [*words, *positional, *options], files))
-    db = config.get("db")
     return Study(path, (base / db) if db and not Path(db).is_absolute() else (Path(db) if db else None), steps)
 
 

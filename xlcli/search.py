@@ -173,7 +173,7 @@ def passage_ext_ids(conn: Connection, passage_ids: Sequence[int]) -> dict[int, s
 def run_query(store: Store, index_name: str, query: str, *, k: int = 10, scope: str | None = None, device: str = "auto") -> list[dict]:
     """``xlcli search``: one query against one index, with passage ids and texts."""
     from xlcli.models import resolve_model
-    from xlcli.store.catalog import BM25, resolve_index
+    from xlcli.store.catalog import BM25, require_complete, resolve_index
 
     if k < 1:
         raise XlcliError(f"-k {k}: must be at least 1")
@@ -181,6 +181,7 @@ def run_query(store: Store, index_name: str, query: str, *, k: int = 10, scope: 
         raise XlcliError("the query is empty")
     with store.read() as conn:
         row = resolve_index(conn, index_name)
+        require_complete(conn, row)
         if scope is not None:
             _check_scope(conn, row, scope)
         if row["kind"] == BM25:

@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from xlcli.commands.common import open_existing, out, print_json
+from xlcli.commands.ranges import BATCH, DEPTH
 from xlcli.metrics import DEFAULT_MEASURES
 
 
@@ -20,11 +21,11 @@ def eval_(
     split: str = typer.Option("test", "--split", help="Query split."),
     variants: str = typer.Option("all", "--variants", help="Variant sets to evaluate besides clean queries: all, none, or names (comma-separated)."),
     measures: str = typer.Option(DEFAULT_MEASURES, "--measures", help="ir_measures names, space- or comma-separated."),
-    depth: int = typer.Option(100, "--depth", help="Ranking depth stored and measured."),
+    depth: int = typer.Option(100, "--depth", callback=DEPTH, help="Ranking depth stored and measured."),
     translator: str = typer.Option("", "--translator", help="Use machine translations by this MT model (default: original/human)."),
     trec_out: Path | None = typer.Option(None, "--trec-out", help="Directory for TREC run files (and matching qrels)."),
     device: str = typer.Option("auto", "--device", help="Device for encoding queries."),
-    batch_size: int = typer.Option(64, "--batch-size", help="Queries per encoding batch."),
+    batch_size: int = typer.Option(64, "--batch-size", callback=BATCH, help="Queries per encoding batch."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object per (index, language, condition)."),
 ) -> None:
     """Evaluate indexes on clean queries per language and on every stored variant set (misspellings).

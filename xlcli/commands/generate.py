@@ -7,18 +7,13 @@ from rich.table import Table
 
 from xlcli import languages, progress
 from xlcli.commands.common import err, open_existing, out, print_json
+from xlcli.commands.ranges import BATCH, PER_ITEM, POSITIVE, SEED, TOKENS, TOKENS_MAX, whole
 from xlcli.errors import XlcliError
 from xlcli.generate.seq2seq import DEFAULT_PROMPT  # light: transformers is imported only when a model loads
 
 app = typer.Typer(help="Generate cross-lingual queries for passages, or machine-translate stored queries.",
                   no_args_is_help=True)
 
-
-
-def _positive(value: int, flag: str, minimum: int = 1) -> int:
-    if value < minimum:
-        raise XlcliError(f"{flag} {value}: must be at least {minimum}")
-    return value
 
 
 @app.command("queries")
@@ -29,16 +24,16 @@ def queries(
     langs: str | None = typer.Option(None, "--langs", help="Target languages, e.g. ar,es,de,ru (lexicon: default all given dictionaries)."),
     backend: str | None = typer.Option(None, "--backend", help="seq2seq or lexicon (default: lexicon when --lexicon is given)."),
     lexicon: list[str] = typer.Option([], "--lexicon", help="LANG=PATH of a MUSE dictionary (source target per line); repeatable."),
-    per_lang: int = typer.Option(5, "--per-lang", help="Queries per passage and language."),
-    top_k: int = typer.Option(10, "--top-k", help="Seq2seq: sample from the k most likely tokens (0 = all)."),
-    max_new_tokens: int = typer.Option(32, "--max-new-tokens", help="Seq2seq: longest query in tokens."),
-    batch_size: int = typer.Option(16, "--batch-size", help="Seq2seq: (passage, language) prompts per generate call."),
+    per_lang: int = typer.Option(5, "--per-lang", callback=PER_ITEM, help="Queries per passage and language."),
+    top_k: int = typer.Option(10, "--top-k", callback=whole(0, TOKENS_MAX), help="Seq2seq: sample from the k most likely tokens (0 = all)."),
+    max_new_tokens: int = typer.Option(32, "--max-new-tokens", callback=TOKENS, help="Seq2seq: longest query in tokens."),
+    batch_size: int = typer.Option(16, "--batch-size", callback=BATCH, help="Seq2seq: (passage, language) prompts per generate call."),
     prompt: str = typer.Option(DEFAULT_PROMPT, "--prompt", help="Seq2seq prompt with {language} {title} {passage}."),
     terms: str = typer.Option("3-6", "--terms", help="Lexicon: terms per pseudo-query, a-b."),
-    seed: int = typer.Option(0, "--seed", help="Seed of every sampling choice."),
+    seed: int = typer.Option(0, "--seed", callback=SEED, help="Seed of every sampling choice."),
     dataset: str | None = typer.Option(None, "--dataset", help="Dataset (default: the only one)."),
     name: str | None = typer.Option(None, "--name", help="Generator run name (default derived from backend and languages)."),
-    limit: int | None = typer.Option(None, "--limit", help="Only the first N passages (by store order)."),
+    limit: int | None = typer.Option(None, "--limit", callback=POSITIVE, help="Only the first N passages (by store order)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
@@ -48,8 +43,6 @@ def queries(
     backend = backend or ("lexicon" if lexicon else "seq2seq")
     if backend not in ("seq2seq", "lexicon"):
         raise XlcliError(f"--backend {backend}: use seq2seq or lexicon")
-    if limit is not None and limit < 1:
-        raise XlcliError(f"--limit {limit}: must be at least 1")
     wanted = languages.parse_list(langs) if langs is not None else None
     if backend == "lexicon" and model is not None:
         raise XlcliError("--model is for the seq2seq backend; the lexicon backend uses --lexicon LANG=PATH")
@@ -106,9 +99,9 @@ def translations(
     to: str = typer.Option(..., "--to", help="Target languages, e.g. es,de."),
     split: str | None = typer.Option(None, "--split", help="Only queries of this split (e.g. test)."),
     dataset: str | None = typer.Option(None, "--dataset", help="Dataset (default: the only one)."),
-    num_beams: int = typer.Option(4, "--num-beams", help="Beam size."),
-    max_new_tokens: int = typer.Option(128, "--max-new-tokens", help="Longest translation in tokens."),
-    batch_size: int = typer.Option(32, "--batch-size", help="Queries per model call."),
+    num_beams: int = typer.Option(4, "--num-beams", callback=PER_ITEM, help="Beam size."),
+    max_new_tokens: int = typer.Option(128, "--max-new-tokens", callback=TOKENS, help="Longest translation in tokens."),
+    batch_size: int = typer.Option(32, "--batch-size", callback=BATCH, help="Queries per model call."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
@@ -120,9 +113,6 @@ def translations(
     targets = languages.parse_list(to, where="--to")
     if source in targets:
         raise XlcliError(f"--to {to}: includes the source language {source!r}")
-    _positive(num_beams, "--num-beams")
-    _positive(max_new_tokens, "--max-new-tokens")
-    _positive(batch_size, "--batch-size")
     kind, path = resolve_path(model) if model != "default" else ("package", model)
     model_id = path if kind == "path" else model
     store = open_existing(ctx, write=True)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import typer
 
+from xlcli.augment import check_alpha
 from xlcli.commands.common import open_existing, out, print_json
+from xlcli.commands.ranges import BATCH, TOKENS, library
 
 
 def index(
@@ -22,15 +24,15 @@ def index(
     query_prefix: str | None = typer.Option(None, "--query-prefix", help="Prefix for queries, e.g. 'query: '."),
     passage_prefix: str | None = typer.Option(None, "--passage-prefix", help="Prefix for passages, e.g. 'passage: '."),
     max_length: int | None = typer.Option(
-        None, "--max-length", help="Max tokens per text (default: the model's sentence-transformers setting, else 256).", show_default=False
+        None, "--max-length", callback=TOKENS, help="Max tokens per text (default: the model's sentence-transformers setting, else 256).", show_default=False
     ),
-    batch_size: int = typer.Option(64, "--batch-size", help="Passages per batch (one transaction each)."),
+    batch_size: int = typer.Option(64, "--batch-size", callback=BATCH, help="Passages per batch (one transaction each)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps."),
     shard: str | None = typer.Option(None, "--shard", help="i/n: encode only passages with id % n == i-1 (run n processes at once)."),
     augment: str | None = typer.Option(
         None, "--augment", help="QG augmentation (xQG, SIGIR 2023): generator run name(s), comma-separated, or 'all'."
     ),
-    alpha: float | None = typer.Option(None, "--alpha", help="With --augment: e = (1-α)·e_p + α·Σ e_q (default 0.01).", show_default=False),
+    alpha: float | None = typer.Option(None, "--alpha", callback=library(check_alpha), help="With --augment: e = (1-α)·e_p + α·Σ e_q (default 0.01).", show_default=False),
     fusion: str | None = typer.Option(None, "--fusion", help="With --augment: sum (the reference) or mean.", show_default=False),
     gen_langs: str | None = typer.Option(None, "--gen-langs", help="With --augment: only generated queries in these languages."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),

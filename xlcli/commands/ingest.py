@@ -9,9 +9,10 @@ from rich.table import Table
 
 from xlcli import languages
 from xlcli.commands.common import open_existing, open_for_write, out, print_json
+from xlcli.commands.ranges import FRACTION, SEED
 from xlcli.datasets import beir, locomo, squad, translations
 from xlcli.datasets.files import sha256
-from xlcli.ingest import IngestResult, ingest_collection, ingest_translations
+from xlcli.ingest import IngestResult, ingest_collection, ingest_translations, require_sources
 
 app = typer.Typer(help="Read benchmarks and translations into the store (idempotent by external id).", no_args_is_help=True)
 
@@ -28,6 +29,7 @@ def _report(result: IngestResult, as_json: bool) -> None:
         return
     if result.already_done:
         out.print(f"[bold]{result.dataset}[/]: this file was already ingested with these options — nothing added.")
+        _report_differ(result)
         return
     added = ", ".join(f"{v:,} {k}" for k, v in result.added.items())
     out.print(f"[bold]{result.dataset}[/]: added {added}.")
@@ -40,6 +42,14 @@ def _report(result: IngestResult, as_json: bool) -> None:
             for reason, info in items.items():
                 table.add_row(reason, str(info["count"]), str(info["example"]))
             out.print(table)
+    _report_differ(result)
+
+
+def _report_differ(result: IngestResult) -> None:
+    differ = result.notes.get("differ")
+    if differ:
+        out.print(f"{differ['count']:,} translations in the file differ from the stored ones; the stored texts are kept "
+                  f"(variants and eval runs were computed from them). First: {differ['example']}", markup=False, highlight=False)
 
 
 @app.command("locomo")
@@ -48,8 +58,8 @@ def ingest_locomo(
     file: Path = typer.Argument(..., help="LoCoMo JSON (e.g. locomo10.json)."),
     name: str | None = typer.Option(None, "--name", help="Dataset name (default: the file's stem)."),
     test_conversations: str | None = typer.Option(None, "--test-conversations", help="Comma-separated sample ids that form the evaluation split."),
-    test_fraction: float | None = typer.Option(None, "--test-fraction", help="Fraction of conversations drawn (seeded) for the evaluation split."),
-    seed: int = typer.Option(0, "--seed", help="Seed for --test-fraction."),
+    test_fraction: float | None = typer.Option(None, "--test-fraction", callback=FRACTION, help="Fraction of conversations drawn (seeded) for the evaluation split."),
+    seed: int = typer.Option(0, "--seed", callback=SEED, help="Seed for --test-fraction."),
     units: str = typer.Option("turns", "--units", help="Retrieval units: turns, observations, summaries (comma-separated)."),
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -93,17 +103,23 @@ def ingest_squad(
     lang: str = typer.Option(..., "--lang", help="Language of this file (ISO 639-1)."),
     name: str | None = typer.Option(None, "--name", help="Dataset name (default: 'squad')."),
     split: str = typer.Option("test", "--split", help="Split the questions belong to."),
+    original: bool = typer.Option(
+        False, "--original", help="A non-English file whose questions are originals (no English file to translate)."
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """SQuAD/XQuAD: paragraphs → passages, questions → queries (their paragraph is the qrel).
 
     XQuAD shares question ids across languages: ingest the English file first, then the others
-    under the same --name, and their questions become translations of the English ones.
+    under the same --name, and their questions become translations of the English ones. A
+    non-English file first is refused unless --original says it has no English counterpart.
     """
     lang = languages.check(lang, where="--lang")
     collection = squad.read(file, lang=lang, split=split)
     params = {"file_sha256": sha256(file), "lang": lang, "split": split}
     with open_for_write(ctx) as store:
+        if lang != "en" and not original:
+            require_sources(store, name or "squad", lang, file)
         result = ingest_collection(store, name or "squad", collection, params, source=str(file))
     _report(result, as_json)
 

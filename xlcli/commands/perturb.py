@@ -7,6 +7,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from xlcli.commands.common import open_existing, out, print_json
+from xlcli.commands.ranges import FRACTION, PER_ITEM, SEED
 from xlcli.errors import XlcliError
 from xlcli.perturb.protocols import option_help, protocols_help
 
@@ -23,10 +24,10 @@ def perturb(
     dataset: str | None = typer.Option(None, "--dataset", help="Dataset name (optional when the store holds one)."),
     langs: str | None = typer.Option(None, "--langs", help="Comma-separated languages (default: all of the dataset's)."),
     split: str | None = typer.Option(None, "--split", help="Only this split (default: all)."),
-    variants: int | None = typer.Option(None, "--variants", "-n", help="Variants per query (default 10).", show_default=False),
-    rate: float | None = typer.Option(None, "--rate", help=option_help("rate", "probability that a word is perturbed"), show_default=False),
-    max_edits: int | None = typer.Option(None, "--max-edits", help=option_help("max_edits", "most words changed per variant"), show_default=False),
-    seed: int = typer.Option(13, "--seed", help="Seed; with the query text, protocol and parameters it fixes every variant."),
+    variants: int | None = typer.Option(None, "--variants", "-n", callback=PER_ITEM, help="Variants per query (default 10).", show_default=False),
+    rate: float | None = typer.Option(None, "--rate", callback=FRACTION, help=option_help("rate", "probability that a word is perturbed"), show_default=False),
+    max_edits: int | None = typer.Option(None, "--max-edits", callback=PER_ITEM, help=option_help("max_edits", "most words changed per variant"), show_default=False),
+    seed: int = typer.Option(13, "--seed", callback=SEED, help="Seed; with the query text, protocol and parameters it fixes every variant."),
     layout: list[str] | None = typer.Option(None, "--layout", help=LAYOUT_HELP),
     name: str | None = typer.Option(None, "--name", help="Name of a new variant set (default: the protocol, e.g. ielab, rate-0.1)."),
     preview: str | None = typer.Option(None, "--preview", help="Perturb this text and print the variants; the store is not touched."),

@@ -6,6 +6,7 @@ import typer
 from rich.table import Table
 
 from xlcli.commands.common import open_existing, out, print_json
+from xlcli.commands.ranges import DEPTH
 
 
 def search(
@@ -13,7 +14,7 @@ def search(
     query: str = typer.Argument(..., help="The query text."),
     index: str = typer.Option(..., "--index", help="Index name."),
     scope: str | None = typer.Option(None, "--scope", help="Search only this scope (LoCoMo: a conversation, e.g. conv-26)."),
-    k: int = typer.Option(10, "-k", "--k", help="Number of passages."),
+    k: int = typer.Option(10, "-k", "--k", callback=DEPTH, help="Number of passages."),
     device: str = typer.Option("auto", "--device", help="Device for encoding the query."),
     as_json: bool = typer.Option(False, "--json", help="Print the ranking as JSON."),
 ) -> None:

@@ -10,8 +10,15 @@ from __future__ import annotations
 import typer
 
 from xlcli.commands.common import open_for_write, out, print_json
+from xlcli.commands.ranges import library
 from xlcli.perturb.protocols import PROTOCOLS
+from xlcli.train.config import check_value
 from xlcli.train.sources import pairs_help, parse_pair_sources
+
+
+def _checked(name: str):
+    """The parse-time check of a numeric option: TrainConfig's own (xlcli/train/config.py CHECKS)."""
+    return library(check_value, name)
 
 
 def train(
@@ -23,24 +30,24 @@ def train(
     split: str = typer.Option("train", "--split", help="Split whose queries are trained on; an evaluation split needs --allow-leakage."),
     parallel: str | None = typer.Option(None, "--parallel", help="Parallel datasets (comma-separated) for the alignment objective."),
     hard_negatives: str | None = typer.Option(None, "--hard-negatives", help="Index to mine hard negatives from."),
-    negatives_per_query: int = typer.Option(1, "--negatives-per-query", help="Hard negatives drawn per query and step."),
-    typo_aware: float | None = typer.Option(None, "--typo-aware", help="Probability of replacing a query by a misspelled variant (0.5 in Zhuang & Zuccon 2021; default 0.5 with --self-teaching, else 0)."),
+    negatives_per_query: int = typer.Option(1, "--negatives-per-query", callback=_checked("negatives_per_query"), help="Hard negatives drawn per query and step."),
+    typo_aware: float | None = typer.Option(None, "--typo-aware", callback=_checked("typo_aware"), help="Probability of replacing a query by a misspelled variant (0.5 in Zhuang & Zuccon 2021; default 0.5 with --self-teaching, else 0)."),
     typo_protocol: str = typer.Option("ielab", "--typo-protocol", help=f"Perturbation protocol of the variants: {', '.join(PROTOCOLS)} (see `xlcli perturb`)."),
     self_teaching: bool = typer.Option(False, "--self-teaching", help="Add KL(clean ‖ misspelled) score distributions (Zhuang & Zuccon 2022)."),
-    align_weight: float = typer.Option(1.0, "--align-weight", help="Weight of the alignment MSE (--parallel sentences, --align-pairs)."),
+    align_weight: float = typer.Option(1.0, "--align-weight", callback=_checked("align_weight"), help="Weight of the alignment MSE (--parallel sentences, --align-pairs)."),
     align_pairs: bool = typer.Option(False, "--align-pairs", help="Also align each batch's translated / lexicon-generated queries to the frozen starting model's embedding of their English side."),
-    epochs: float | None = typer.Option(None, "--epochs", help="Passes over the pairs (default 1; or give --steps)."),
-    steps: int | None = typer.Option(None, "--steps", help="Optimizer steps."),
-    batch_size: int = typer.Option(32, "--batch-size", help="Pairs per micro-batch (in-batch negatives)."),
-    lr: float = typer.Option(2e-5, "--lr", help="Peak learning rate (AdamW)."),
-    warmup: float = typer.Option(0.1, "--warmup", help="Linear warm-up, as a fraction of the steps; then linear decay to 0."),
-    temperature: float = typer.Option(0.05, "--temperature", help="InfoNCE temperature τ."),
-    max_length: int = typer.Option(128, "--max-length", help="Tokens per text during training."),
-    grad_accum: int = typer.Option(1, "--grad-accum", help="Micro-batches per optimizer step."),
-    weight_decay: float = typer.Option(0.01, "--weight-decay", help="AdamW weight decay."),
-    max_grad_norm: float = typer.Option(1.0, "--max-grad-norm", help="Gradient clipping norm."),
-    seed: int = typer.Option(0, "--seed", help="Seed of data order, misspellings, negatives and dropout."),
-    save_every: int = typer.Option(200, "--save-every", help="Checkpoint every N steps (and at the end)."),
+    epochs: float | None = typer.Option(None, "--epochs", callback=_checked("epochs"), help="Passes over the pairs (default 1; or give --steps)."),
+    steps: int | None = typer.Option(None, "--steps", callback=_checked("steps"), help="Optimizer steps."),
+    batch_size: int = typer.Option(32, "--batch-size", callback=_checked("batch_size"), help="Pairs per micro-batch (in-batch negatives)."),
+    lr: float = typer.Option(2e-5, "--lr", callback=_checked("lr"), help="Peak learning rate (AdamW)."),
+    warmup: float = typer.Option(0.1, "--warmup", callback=_checked("warmup"), help="Linear warm-up, as a fraction of the steps; then linear decay to 0."),
+    temperature: float = typer.Option(0.05, "--temperature", callback=_checked("temperature"), help="InfoNCE temperature τ."),
+    max_length: int = typer.Option(128, "--max-length", callback=_checked("max_length"), help="Tokens per text during training."),
+    grad_accum: int = typer.Option(1, "--grad-accum", callback=_checked("grad_accum"), help="Micro-batches per optimizer step."),
+    weight_decay: float = typer.Option(0.01, "--weight-decay", callback=_checked("weight_decay"), help="AdamW weight decay."),
+    max_grad_norm: float = typer.Option(1.0, "--max-grad-norm", callback=_checked("max_grad_norm"), help="Gradient clipping norm."),
+    seed: int = typer.Option(0, "--seed", callback=_checked("seed"), help="Seed of data order, misspellings, negatives and dropout."),
+    save_every: int = typer.Option(200, "--save-every", callback=_checked("save_every"), help="Checkpoint every N steps (and at the end)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps (CUDA trains with bf16 autocast)."),
     allow_leakage: bool = typer.Option(False, "--allow-leakage", help="Train on evaluation-split material anyway; the run is marked leaky."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),

@@ -60,7 +60,7 @@ def iter_tsv(path: Path, columns: list[str], *, header: bool | None = None) -> I
     """Yield (line number, row dict). ``header=None`` skips a first row equal to ``columns``."""
     lines = read_text(path).splitlines()
     reader = csv.reader(lines, delimiter="\t", quoting=csv.QUOTE_NONE)
-    for number, row in enumerate(reader, start=1):
+    for number, row in enumerate(_rows(reader, path), start=1):
         if not row or not any(cell.strip() for cell in row):
             continue
         if number == 1 and (header or (header is None and [c.strip() for c in row] == columns)):
@@ -68,6 +68,17 @@ def iter_tsv(path: Path, columns: list[str], *, header: bool | None = None) -> I
         if len(row) != len(columns):
             raise XlcliError(f"{path}:{number}: expected {len(columns)} tab-separated columns ({', '.join(columns)}), got {len(row)}")
         yield number, dict(zip(columns, (cell.strip() for cell in row)))
+
+
+def _rows(reader, path: Path) -> Iterator[list[str]]:
+    """The reader's rows; its errors (a field over csv's size limit, a NUL byte) name the line."""
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise XlcliError(f"{path}:{reader.line_num}: cannot read this TSV line ({exc})") from None
 
 
 def require(record: dict, field: str, where: str, kind: type | tuple = str) -> Any:

@@ -13,7 +13,7 @@ from xlcli.errors import XlcliError
 from xlcli.eval import rewritten
 from xlcli.eval.systems import SystemSpec
 from xlcli.rewrite.store import RewriteRun
-from xlcli.store.catalog import index_status, resolve_index
+from xlcli.store.catalog import require_complete, resolve_index
 
 DEFAULT_DEPTH = 100
 
@@ -41,12 +41,7 @@ def _index_rows(conn: Connection, systems: Sequence[SystemSpec]) -> list[dict]:
     """The index row of each system; every index must exist and be complete."""
     rows = [dict(resolve_index(conn, spec.index)) for spec in systems]
     for row in rows:
-        entries, total = index_status(conn, row["id"], row["dataset_id"])
-        if entries < total:
-            raise XlcliError(
-                f"index {row['name']!r} is not complete ({entries:,} of {total:,} passages): "
-                "finish it by re-running its `xlcli index` command"
-            )
+        require_complete(conn, row)
     return rows
 
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 from sqlalchemy import text
 
+from xlcli.errors import XlcliError
 from xlcli.eval.querysets import QuerySet
 from xlcli.models import ModelSettings, resolve_model
 from xlcli.progress import optional_bar
@@ -25,6 +26,8 @@ class Retriever:
     """Ranks query texts with one index; dense indexes share encoders and query vectors by model."""
 
     def __init__(self, store: Store, device: str = "auto", batch_size: int = 64):
+        if batch_size < 1:  # checked here too for library callers: 0 or less would never end a batch
+            raise XlcliError(f"--batch-size {batch_size}: must be at least 1")
         self.store, self.device, self.batch_size = store, device, batch_size
         self._encoders: dict[str, object] = {}
         self._vectors: dict[str, dict[str, np.ndarray]] = {}

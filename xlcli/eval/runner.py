@@ -30,6 +30,7 @@ from xlcli.eval.systems import SystemSpec
 from xlcli.eval.trec import check_trec_dir, write_trec
 from xlcli.progress import optional_bar
 from xlcli.store import Store, invocations
+from xlcli.store.catalog import BM25
 
 
 def evaluate(
@@ -60,6 +61,10 @@ def evaluate(
         ext = ext_ids(conn, p.dataset["id"])
     if trec_out is not None:
         check_trec_dir(trec_out)
+    if any(r["kind"] != BM25 for r in p.indexes):
+        from xlcli.encoders import pick_device
+
+        pick_device(device)  # a wrong --device is refused here, not as a failed eval invocation
     params = {"indexes": [r["name"] for r in p.indexes], "dataset": p.dataset["name"], "langs": p.langs, "split": split,
               "translator": translator, "variant_sets": [s["condition"] for s in p.variant_sets],
               "measures": [m.name for m in p.measures], "depth": depth}

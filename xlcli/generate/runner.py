@@ -56,6 +56,8 @@ class Plan:
 
 def plan(store: Store, dataset: str | None, *, backend: str, model: str | None, langs: list[str], params: dict,
          requested_name: str | None, derived_name: str, limit: int | None = None) -> Plan:
+    if limit is not None and limit < 1:
+        raise XlcliError(f"--limit {limit}: must be at least 1")
     with store.read() as conn:
         row = resolve_dataset(conn, dataset)
         passages = gen_store.load_passages(conn, row["id"], limit=limit)
@@ -195,6 +197,8 @@ def translate_queries(store: Store, dataset_row, sources: list[dict], translator
                       params: dict, batch_size: int = 32, on_start: Callable[[int], None] | None = None,
                       on_batch: Callable[[int, str], None] | None = None) -> TranslationResult:
     """Translate ``sources`` into every target; each batch written (with copied qrels) in one transaction."""
+    if batch_size < 1:
+        raise XlcliError(f"--batch-size {batch_size}: must be at least 1")
     result = TranslationResult(dataset_row["name"], model_name, sources=len(sources))
     by_ext = {q["ext_id"]: q for q in sources}
     with invocations.step(store, "generate-translations", {"dataset": dataset_row["name"], "model": model_name, **params}) as inv:

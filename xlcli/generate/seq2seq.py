@@ -77,6 +77,7 @@ def load_seq2seq(model: str, *, device: str = "auto"):
     from transformers import AutoConfig, AutoModelForSeq2SeqLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
+    from xlcli import hub
     from xlcli.encoders import pick_device, resolve_path
 
     if model == "default":
@@ -85,7 +86,7 @@ def load_seq2seq(model: str, *, device: str = "auto"):
     device = pick_device(device)
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()  # generation-config chatter; our errors are raised below
-    offline = source != "hub"
+    offline = source != "hub" or hub.local_files_only(path)
     hint = "" if offline else " (a hub id needs the network or a local copy: pass the model's directory)"
     try:
         config = AutoConfig.from_pretrained(path, local_files_only=offline, trust_remote_code=False)

@@ -127,6 +127,11 @@ class Translator:
     num_beams: int = 4
     max_new_tokens: int = 128
 
+    def __post_init__(self) -> None:
+        for flag, value in (("--num-beams", self.num_beams), ("--max-new-tokens", self.max_new_tokens)):
+            if value < 1:
+                raise XlcliError(f"{flag} {value}: must be at least 1")
+
     def translate(self, texts: Sequence[str], target: Target) -> list[str]:
         import torch
 

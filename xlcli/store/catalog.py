@@ -65,3 +65,13 @@ def index_status(conn: Connection, index_id: int, dataset_id: int) -> tuple[int,
     entries = conn.execute(text("SELECT count(*) FROM index_entries WHERE index_id = :i"), {"i": index_id}).scalar_one()
     total = conn.execute(text("SELECT count(*) FROM passages WHERE dataset_id = :d"), {"d": dataset_id}).scalar_one()
     return entries, total
+
+
+def require_complete(conn: Connection, row) -> None:
+    """Refuse to rank with a half-built index: its rankings would silently miss passages."""
+    entries, total = index_status(conn, row["id"], row["dataset_id"])
+    if entries < total:
+        raise XlcliError(
+            f"index {row['name']!r} is not complete ({entries:,} of {total:,} passages): "
+            "finish it by re-running its `xlcli index` command"
+        )

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import text
 
 from xlcli import __version__
+from xlcli.errors import XlcliError
 from xlcli.store.engine import Store
 
 
@@ -62,13 +63,26 @@ def find_done(store: Store, step: str, params: dict) -> Invocation | None:
     return None if row is None else _finished(row, step, key, params)
 
 
-def begin(store: Store, step: str, params: dict) -> Invocation:
-    """Record that ``step`` starts with ``params`` (or resumes an unfinished run of it)."""
+class Busy(XlcliError):
+    """Another live process is running the very same step (same name and parameters) right now."""
+
+
+def begin(store: Store, step: str, params: dict, *, exclusive: bool = False) -> Invocation:
+    """Record that ``step`` starts with ``params`` (or resumes an unfinished run of it).
+
+    ``exclusive``: refuse with :class:`Busy` while a live process holds the same invocation —
+    checked and taken in one write transaction, so of two processes started together one wins.
+    """
     key = params_key(params)
     with store.write() as conn:
         row = conn.execute(text(_SELECT), {"s": step, "k": key}).first()
         if row is not None and row.state == "done":
             return _finished(row, step, key, params)
+        if row is not None and exclusive:
+            holder = conn.execute(text("SELECT state, pid, host FROM invocations WHERE id = :i"), {"i": row.id}).first()
+            if is_live_elsewhere(holder.state, holder.pid, holder.host):
+                raise Busy(f"process {holder.pid} on {holder.host} is running this {step} step right now; "
+                           "wait for it, or stop it and run this command again to resume")
         if row is not None:
             conn.execute(
                 text(
@@ -109,13 +123,13 @@ def fail(store: Store, invocation: Invocation, error: str) -> None:
 
 
 @contextmanager
-def step(store: Store, name: str, params: dict) -> Iterator[Invocation]:
+def step(store: Store, name: str, params: dict, *, exclusive: bool = False) -> Iterator[Invocation]:
     """Run a step as an invocation: marked done on success, failed on an exception.
 
     Callers must check ``invocation.already_done`` and skip the work when it is set. Validate
     the user's input *before* entering, so that bad input leaves the store unchanged.
     """
-    invocation = begin(store, name, params)
+    invocation = begin(store, name, params, exclusive=exclusive)
     if invocation.already_done:
         yield invocation
         return
@@ -141,3 +155,10 @@ def display_state(state: str, pid: int | None, host: str | None) -> str:
     except PermissionError:
         return state
     return state
+
+
+def is_live_elsewhere(state: str, pid: int | None, host: str | None) -> bool:
+    """A 'running' invocation whose process is alive (or on another host, where we cannot tell) and not this one."""
+    if display_state(state, pid, host) != "running" or state != "running":
+        return False
+    return not (pid == os.getpid() and host == socket.gethostname())

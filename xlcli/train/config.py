@@ -9,7 +9,9 @@ recorded but left out of the key (a run interrupted on a GPU may be finished on 
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
 from xlcli.errors import XlcliError
@@ -18,6 +20,40 @@ from xlcli.train.sources import PairSource
 
 TRAIN_SPLIT = "train"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+# One check per numeric parameter: read by TrainConfig.validated() and, through
+# xlcli/commands/train.py, by the parser (so `train --lr nan` is refused before the store opens).
+CHECKS: dict[str, tuple[Callable[[float], bool], str]] = {
+    "typo_aware": (lambda v: 0.0 <= v <= 1.0, "give a probability between 0 and 1 (the papers use 0.5)"),
+    "align_weight": (lambda v: v >= 0, "give a weight >= 0"),
+    "epochs": (lambda v: 0 < v <= 10_000, "give a positive number of passes (at most 10,000)"),
+    "steps": (lambda v: 1 <= v <= 10_000_000, "give 1 to 10,000,000 steps"),
+    "batch_size": (lambda v: 2 <= v <= 100_000, "in-batch negatives need at least 2 (and at most 100,000 fit a batch)"),
+    "lr": (lambda v: 0 < v <= 1, "give a positive learning rate (at most 1)"),
+    "warmup": (lambda v: 0.0 <= v < 1.0, "give the warm-up as a fraction of the steps, in [0, 1)"),
+    "temperature": (lambda v: 0 < v <= 100, "give a positive temperature (at most 100)"),
+    "max_length": (lambda v: 8 <= v <= 100_000, "give at least 8 tokens (at most 100,000)"),
+    "grad_accum": (lambda v: 1 <= v <= 100_000, "give 1 to 100,000 micro-batches"),
+    "weight_decay": (lambda v: v >= 0, "give a value >= 0"),
+    "max_grad_norm": (lambda v: v > 0, "give a positive norm"),
+    "negatives_per_query": (lambda v: 1 <= v <= 1000, "give 1 to 1,000"),
+    "seed": (lambda v: 0 <= v < 2**63, "give a whole number from 0 to 2**63 - 1"),
+    "save_every": (lambda v: v >= 1, "give at least 1"),
+}
+
+
+def check_value(name: str, value) -> None:
+    """One parameter against :data:`CHECKS` (None — not given — passes); nan and inf never pass."""
+    if value is None:
+        return
+    flag = "--" + name.replace("_", "-")
+    shown = f"{value:g}" if isinstance(value, float) else str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise XlcliError(f"{flag} {shown}: give a finite number")
+    accepts, why = CHECKS[name]
+    if not accepts(value):
+        raise XlcliError(f"{flag} {shown}: {why}")
 
 
 @dataclass(frozen=True)
@@ -59,30 +95,10 @@ class TrainConfig:
             raise XlcliError(f"--name {self.name!r}: use letters, digits, '.', '_' or '-' (it names a folder and models)")
         if self.typo_aware is None:  # self-teaching learns from misspelled queries: make some by default
             return replace(self, typo_aware=0.5 if self.self_teaching else 0.0).validated()
-        if not 0.0 <= self.typo_aware <= 1.0:
-            raise XlcliError(f"--typo-aware {self.typo_aware:g}: give a probability between 0 and 1 (the papers use 0.5)")
         if self.epochs is not None and self.steps is not None:
             raise XlcliError("give either --epochs or --steps, not both")
-        if self.steps is not None and self.steps < 1:
-            raise XlcliError(f"--steps {self.steps}: give at least 1")
-        if self.epochs is not None and not self.epochs > 0:
-            raise XlcliError(f"--epochs {self.epochs:g}: give a positive number")
-        checks = [
-            (self.batch_size >= 2, f"--batch-size {self.batch_size}: in-batch negatives need at least 2"),
-            (self.lr > 0, f"--lr {self.lr:g}: give a positive learning rate"),
-            (0.0 <= self.warmup < 1.0, f"--warmup {self.warmup:g}: give the warm-up as a fraction of the steps, in [0, 1)"),
-            (self.temperature > 0, f"--temperature {self.temperature:g}: give a positive temperature"),
-            (self.max_length >= 8, f"--max-length {self.max_length}: give at least 8 tokens"),
-            (self.grad_accum >= 1, f"--grad-accum {self.grad_accum}: give at least 1"),
-            (self.save_every >= 1, f"--save-every {self.save_every}: give at least 1"),
-            (self.align_weight >= 0, f"--align-weight {self.align_weight:g}: give a weight >= 0"),
-            (self.negatives_per_query >= 1, f"--negatives-per-query {self.negatives_per_query}: give at least 1"),
-            (self.max_grad_norm > 0, f"--max-grad-norm {self.max_grad_norm:g}: give a positive norm"),
-            (self.weight_decay >= 0, f"--weight-decay {self.weight_decay:g}: give a value >= 0"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise XlcliError(message)
+        for name in CHECKS:
+            check_value(name, getattr(self, name))
         if self.self_teaching and self.typo_aware == 0.0:
             raise XlcliError("--self-teaching needs misspelled queries: give --typo-aware P (the paper uses 0.5)")
         if self.typo_aware > 0.0:
