@@ -116,8 +116,8 @@ def systems(conn: Connection, keys: set[SystemKey]) -> dict[SystemKey, System]:
     found = {}
     for key in keys:
         index_id, rewrite_run_id, fusion_run_id = key
-        if index_id is None:  # a fusion: described by the fusion step
-            found[key] = System(None, f"fusion #{fusion_run_id}", "fusion", None, "", None, False, fusion_run_id=fusion_run_id)
+        if index_id is None:  # a fusion (no index): named by its fusion run; the fuse step adds its description
+            found[key] = System(None, _fusion_name(conn, fusion_run_id), "fusion", None, "", None, False, fusion_run_id=fusion_run_id)
             continue
         fields = dict(indexes[index_id], fusion_run_id=fusion_run_id)
         if rewrite_run_id is not None:
@@ -126,6 +126,12 @@ def systems(conn: Connection, keys: set[SystemKey]) -> dict[SystemKey, System]:
                           name=SystemSpec(fields["index"], run.name).label)
         found[key] = System(**fields)
     return found
+
+
+def _fusion_name(conn: Connection, fusion_run_id: int) -> str:
+    has = conn.execute(text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'fusion_runs'")).first()
+    name = conn.execute(text("SELECT name FROM fusion_runs WHERE id = :f"), {"f": fusion_run_id}).scalar() if has else None
+    return name or f"fusion #{fusion_run_id}"
 
 
 def describe_rewrite(run: RewriteRun) -> str:
