@@ -1,12 +1,14 @@
 """Peak memory of `xlcli index` on the real LoCoMo, next to sentence-transformers encoding the same turns.
 
-    python bench/index_memory.py [--locomo PATH] [--batch-size 64] [--threads 2]
+    python bench/index_memory.py [--locomo PATH] [--batch-size 64] [--threads 2] [--repeats 3]
 
 Each side runs in its own process and its peak resident set size is read from the kernel
 (``wait4`` rusage ``ru_maxrss``) when it exits: `xlcli index --name minilm` (default model) on a
 scratch store holding the ingested file, and a Python process that loads the same model with
 sentence-transformers and encodes the same passage texts with the same batch size. Also prints a
 bare `python -c "import torch, transformers"` for the floor every PyTorch process pays.
+The sides alternate, --repeats rounds (each xlcli run on a fresh copy of the ingested store);
+medians and spreads are printed with the load, and the passage counts are the ones each side read.
 Defaults to ../shared/data/locomo/locomo10.json (or $LOCOMO_FILE); skips cleanly when absent.
 """
 
@@ -14,11 +16,16 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from timing import load
 
 DEFAULT = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "locomo" / "locomo10.json"
 
@@ -52,28 +59,42 @@ def main() -> int:
     parser.add_argument("--locomo", type=Path, default=Path(os.environ.get("LOCOMO_FILE", DEFAULT)))
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     if not args.locomo.exists():
         print(f"skipped: {args.locomo} not found (pass --locomo PATH)")
         return 0
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
     xlcli = [sys.executable, "-c", "from xlcli.cli import main; main()"]
+    sides: dict[str, list[tuple[float, float]]] = {"python -c 'import torch, transformers'": [], "xlcli index --name minilm": [],
+                                                    "sentence-transformers encode": []}
     with tempfile.TemporaryDirectory() as tmp:
-        db = str(Path(tmp) / "locomo.db")
-        subprocess.run([*xlcli, "--db", db, "ingest", "locomo", str(args.locomo)], check=True, capture_output=True, env=env)
-        rows = [
-            ("python -c 'import torch, transformers'", peak([sys.executable, "-c", "import torch, transformers"], env)),
-            ("xlcli index --name minilm", peak([*xlcli, "--db", db, "index", "--name", "minilm", "--device", "cpu",
-                                                "--batch-size", str(args.batch_size)], env)),
-            ("sentence-transformers encode", peak([sys.executable, "-c", ST_SCRIPT, str(args.locomo), str(args.batch_size),
-                                                   str(args.threads)], env)),
-        ]
-        store_mib = sum(f.stat().st_size for f in Path(tmp).iterdir()) / 2**20
-    print(f"real LoCoMo ({args.locomo.name}), 5,882 turns, batch size {args.batch_size}, {args.threads} threads")
-    print(f"{'process':<40}{'peak RSS MiB':>14}{'seconds':>10}")
-    for label, (mib, seconds, _) in rows:
-        print(f"{label:<40}{mib:>14.0f}{seconds:>10.1f}")
-    print(f"ratio xlcli index / ST encode peak RSS: {rows[1][1][0] / rows[2][1][0]:.2f}; store after indexing: {store_mib:.0f} MiB")
+        ingested = str(Path(tmp) / "ingested.db")
+        subprocess.run([*xlcli, "--db", ingested, "ingest", "locomo", str(args.locomo)], check=True, capture_output=True, env=env)
+        for repeat in range(args.repeats):
+            db = str(Path(tmp) / f"run{repeat}.db")
+            shutil.copy(ingested, db)
+            mib, seconds, _ = peak([sys.executable, "-c", "import torch, transformers"], env)
+            sides["python -c 'import torch, transformers'"].append((mib, seconds))
+            mib, seconds, _ = peak([*xlcli, "--db", db, "index", "--name", "minilm", "--device", "cpu", "--batch-size", str(args.batch_size)], env)
+            sides["xlcli index --name minilm"].append((mib, seconds))
+            mib, seconds, out = peak([sys.executable, "-c", ST_SCRIPT, str(args.locomo), str(args.batch_size), str(args.threads)], env)
+            sides["sentence-transformers encode"].append((mib, seconds))
+            st_count = int(out.strip().splitlines()[-1])
+        with sqlite3.connect(db) as conn:
+            indexed = conn.execute("SELECT count(*) FROM index_entries").fetchone()[0]
+        store_mib = Path(db).stat().st_size / 2**20
+    print(f"real LoCoMo ({args.locomo.name}): xlcli indexed {indexed:,} passages, sentence-transformers encoded {st_count:,}; "
+          f"batch size {args.batch_size}, {args.threads} threads, {args.repeats} alternating rounds; {load()}")
+    print(f"{'process':<40}{'peak RSS MiB (min-max)':>26}{'seconds (min-max)':>24}")
+    medians = {}
+    for label, runs in sides.items():
+        rss, secs = [r for r, _ in runs], [t for _, t in runs]
+        medians[label] = statistics.median(rss)
+        print(f"{label:<40}{f'{medians[label]:.0f} ({min(rss):.0f}-{max(rss):.0f})':>26}"
+              f"{f'{statistics.median(secs):.1f} ({min(secs):.1f}-{max(secs):.1f})':>24}")
+    ratio = medians["xlcli index --name minilm"] / medians["sentence-transformers encode"]
+    print(f"ratio xlcli index / ST encode peak RSS (medians): {ratio:.2f}; store after indexing: {store_mib:.0f} MiB; {load()}")
     return 0
 
 

@@ -1,6 +1,6 @@
 """Speed of ``xlcli perturb`` (ielab protocol) against nlpaug's KeyboardAug, on one core.
 
-    python bench/perturb_speed.py [--queries 10000] [--variants 10] [--fixtures DIR] [--repeat 3] [--store]
+    python bench/perturb_speed.py [--queries 10000] [--variants 10] [--fixtures DIR] [--repeat 3] [--no-store]
 
 Queries: the bundled LoCoMo fixture's English questions and their es/de/fr/ru translations
 (fixtures/locomo/locomo_fixture.json, translations.jsonl; or --fixtures / $XLCLI_PERTURB_FIXTURES),
@@ -14,7 +14,11 @@ Rows:
 - nlpaug KeyboardAug: one keyboard typo in one word per variant (aug_word_max=1,
   aug_char_max=1), ``augment(text, n=variants)``; nlpaug has no Russian layout, so Russian
   queries use its Ukrainian ЙЦУКЕН model (the same key positions for the shared letters);
-- with --store: ``xlcli perturb`` end to end into a temporary store (ingest not timed).
+- xlcli perturb → store: ``xlcli perturb`` end to end (plan, generate, write) into a fresh copy of
+  an ingested fixture store per round (ingest not timed); --no-store leaves it out.
+
+Every side runs --repeat rounds, alternating (bench/timing.py); rates use the medians, and the
+last column is each tool's rate against nlpaug's.
 """
 
 from __future__ import annotations
@@ -24,8 +28,9 @@ import json
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from timing import alternate, load, median, spread
 
 ROOT = Path(__file__).resolve().parent.parent
 LANGS = ("en", "es", "de", "fr", "ru")
@@ -71,15 +76,6 @@ def pin_one_core() -> str:
     return "not pinned (no sched_setaffinity)"
 
 
-def best_of(repeat: int, fn) -> tuple[float, int]:
-    times, count = [], 0
-    for _ in range(repeat):
-        start = time.perf_counter()
-        count = fn()
-        times.append(time.perf_counter() - start)
-    return min(times), count
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--queries", type=int, default=10_000)
@@ -89,7 +85,7 @@ def main() -> None:
     parser.add_argument("--fixtures", type=Path,
                         default=Path(os.environ.get("XLCLI_PERTURB_FIXTURES", ROOT / "fixtures" / "locomo")))
     parser.add_argument("--nlpaug-queries", type=int, default=None, help="Queries for nlpaug (default: all).")
-    parser.add_argument("--store", action="store_true", help="Also time `xlcli perturb` into a temporary store.")
+    parser.add_argument("--no-store", dest="store", action="store_false", help="Leave out `xlcli perturb` into a store.")
     args = parser.parse_args()
 
     from xlcli.perturb import tables
@@ -115,12 +111,7 @@ def main() -> None:
                 n += 1
         return n
 
-    rows = []
-    t, n = best_of(args.repeat, xlcli_run)
-    rows.append(("xlcli ielab", len(queries), n, t))
-    t, n = best_of(args.repeat, xlcli_json)
-    rows.append(("xlcli ielab + JSON", len(queries), n, t))
-
+    sides = [("xlcli ielab", len(queries), xlcli_run), ("xlcli ielab + JSON", len(queries), xlcli_json)]
     try:
         import nlpaug.augmenter.char as nac
     except ImportError:  # pragma: no cover
@@ -141,48 +132,57 @@ def main() -> None:
                 n += len(augs[lang].augment(text, n=args.variants))
             return n
 
-        t, n = best_of(max(1, args.repeat - 1), nlpaug_run)
-        rows.append(("nlpaug KeyboardAug", len(subset), n, t))
+        sides.append(("nlpaug KeyboardAug", len(subset), nlpaug_run))
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.store:
+            sides.append(store_side(args, spec, Path(tmp)))
+        times, counts = alternate(args.repeat, [fn for _, _, fn in sides])
 
-    if args.store:
-        rows.append(store_row(args, spec))
-
-    print(f"queries: {source}; {len(queries):,} queries cycled over {', '.join(LANGS)}; {pinned}; best of {args.repeat}")
-    print(f"{'tool':<26} {'queries':>9} {'variants':>10} {'seconds':>9} {'variants/s':>12} {'xlcli/tool':>11}")
-    ours = rows[0][2] / rows[0][3]
-    for name, nq, nv, secs in rows:
-        rate = nv / secs if secs else float("nan")
-        print(f"{name:<26} {nq:>9,} {nv:>10,} {secs:>9.3f} {rate:>12,.0f} {ours / rate:>10.2f}x")
+    print(f"queries: {source}; {len(queries):,} queries cycled over {', '.join(LANGS)}; {pinned}; "
+          f"{args.repeat} alternating rounds, medians; {load()}")
+    print(f"{'tool':<26} {'queries':>9} {'variants':>10} {'seconds (min-max)':>24} {'variants/s':>12} {'vs nlpaug':>10}")
+    rates = [n / median(t) for (_, _, _), n, t in zip(sides, counts, times)]
+    reference = rates[2] if nac is not None else float("nan")
+    for (name, nq, _), n, t, rate in zip(sides, counts, times, rates):
+        print(f"{name:<26} {nq:>9,} {n:>10,} {spread(t):>24} {rate:>12,.0f} {rate / reference:>9.2f}x")
     target = 50_000
-    print(f"target ≥ {target:,} variants/s for xlcli ielab: {'met' if ours >= target else 'NOT met'} ({ours:,.0f}/s)")
+    print(f"target ≥ {target:,} variants/s for xlcli ielab: {'met' if rates[0] >= target else 'NOT met'} ({rates[0]:,.0f}/s); {load()}")
 
 
-def store_row(args, spec) -> tuple[str, int, int, float]:
-    """`xlcli perturb` end to end (plan, generate, write in transactions) on the fixture store."""
-    from xlcli.store import open_store
+def store_side(args, spec, tmp: Path):
+    """`xlcli perturb` end to end (plan, generate, write in transactions), each round on a fresh copy
+    of the ingested fixture store: (name, queries, run) for :func:`timing.alternate`."""
+    import shutil
 
-    fixture = args.fixtures / "locomo_fixture.json"
-    if not fixture.exists():
-        return ("xlcli perturb → store (no fixture)", 0, 0, float("nan"))
     from typer.testing import CliRunner
 
     from xlcli.cli import app
     from xlcli.perturb import store as S
+    from xlcli.store import open_store
 
-    with tempfile.TemporaryDirectory() as tmp:
-        db = Path(tmp) / "bench.db"
-        runner = CliRunner()
-        for argv in (["ingest", "locomo", str(fixture), "--name", "bench"],
-                     ["ingest", "translations", str(args.fixtures / "translations.jsonl")]):
-            result = runner.invoke(app, ["--db", str(db), *argv])
-            if result.exit_code != 0:
-                sys.exit(f"ingest failed: {result.output}")
-        with open_store(db) as store:
+    fixture = args.fixtures / "locomo_fixture.json"
+    if not fixture.exists():
+        sys.exit(f"no fixture at {fixture}: pass --fixtures DIR or --no-store")
+    ingested = tmp / "ingested.db"
+    runner = CliRunner()
+    for argv in (["ingest", "locomo", str(fixture), "--name", "bench"],
+                 ["ingest", "translations", str(args.fixtures / "translations.jsonl")]):
+        result = runner.invoke(app, ["--db", str(ingested), *argv])
+        if result.exit_code != 0:
+            sys.exit(f"ingest failed: {result.output}")
+    copies = []
+    for i in range(args.repeat):
+        copies.append(tmp / f"run{i}.db")
+        shutil.copy(ingested, copies[-1])
+    with open_store(ingested) as store:
+        queries = S.make_plan(store, dataset=None, spec=spec, seed=args.seed, langs=list(LANGS), split=None, layout_specs={}).query_count
+
+    def run() -> int:
+        with open_store(copies.pop()) as store:
             plan = S.make_plan(store, dataset=None, spec=spec, seed=args.seed, langs=list(LANGS), split=None, layout_specs={})
-            start = time.perf_counter()
-            result = S.run(store, plan)
-            secs = time.perf_counter() - start
-        return ("xlcli perturb → store", plan.query_count, result.added_variants, secs)
+            return S.run(store, plan).added_variants
+
+    return ("xlcli perturb → store", queries, run)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@ product per chunk of queries, ``argpartition`` for the top k, a sort of those k.
 scope (``--scopes N`` splits the passages into N scopes; the numpy reference then loops over
 scopes too) and deterministic tie-breaking by passage id, including ties at the cut.
 Also reports reading the vectors back from a vec0 table. Target: xlcli within 1.5x of numpy.
-Both sides use the same BLAS threads (set OMP_NUM_THREADS to change them).
+Both sides use the same BLAS threads (set OMP_NUM_THREADS to change them). The sides alternate,
+--repeats rounds; medians and spreads are printed with the load (bench/timing.py). Scaling to
+millions of passages, with faiss beside them: bench/search_scaling.py.
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from timing import alternate, load, median, spread
+
+_CHUNK_CELLS = 1 << 24  # the former xlcli path's score-matrix budget (64 MiB of float32)
 
 
 def numpy_brute_force(queries, passages, k, chunk):
@@ -33,18 +39,6 @@ def numpy_brute_force(queries, passages, k, chunk):
     return np.concatenate(out)
 
 
-def best_of_alternating(repeats, *fns):
-    """Run the functions in turn, ``repeats`` rounds; the best time of each (the machine is shared)."""
-    times = [[] for _ in fns]
-    results = [None] * len(fns)
-    for _ in range(repeats):
-        for i, fn in enumerate(fns):
-            start = time.perf_counter()
-            results[i] = fn()
-            times[i].append(time.perf_counter() - start)
-    return [min(t) for t in times], results
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--passages", type=int, default=100_000)
@@ -57,7 +51,7 @@ def main() -> int:
 
     import numpy as np
 
-    from xlcli.search import _CHUNK_CELLS, DenseIndex
+    from xlcli.search import DenseIndex
     from xlcli.store import open_store, vectors
 
     rng = np.random.default_rng(0)
@@ -85,7 +79,8 @@ def main() -> int:
         def reference():
             return numpy_brute_force(Q, P, args.k, chunk)
 
-    (t_numpy, t_xlcli), (ref, ours) = best_of_alternating(args.repeats, reference, lambda: index.search_arrays(Q, q_scopes, args.k))
+    times, (ref, ours) = alternate(args.repeats, [reference, lambda: index.search_arrays(Q, q_scopes, args.k)])
+    t_numpy, t_xlcli = (median(t) for t in times)
     if not args.scopes:
         same = sum(int((ids - 1).tolist() == ref[i].tolist()) for i, (ids, _) in enumerate(ours))
         agreement = f"{same}/{args.queries} rankings identical to numpy's"
@@ -106,10 +101,11 @@ def main() -> int:
             assert np.array_equal(data.matrix, P)
 
     scope_note = f"{args.scopes} scopes" if args.scopes else "no scopes"
-    print(f"{args.queries} queries x {args.passages} passages, dim {args.dim}, k {args.k}, {scope_note}, best of {args.repeats}")
-    print(f"{'':<32}{'queries/s':>12}{'seconds':>10}")
-    print(f"{'numpy brute force':<32}{args.queries / t_numpy:>12.0f}{t_numpy:>10.3f}")
-    print(f"{'xlcli exact batch search':<32}{args.queries / t_xlcli:>12.0f}{t_xlcli:>10.3f}")
+    print(f"{args.queries} queries x {args.passages} passages, dim {args.dim}, k {args.k}, {scope_note}, "
+          f"median of {args.repeats} alternating rounds; {load()}")
+    print(f"{'':<32}{'queries/s':>12}{'seconds (min-max)':>26}")
+    print(f"{'numpy brute force':<32}{args.queries / t_numpy:>12.0f}{spread(times[0]):>26}")
+    print(f"{'xlcli exact batch search':<32}{args.queries / t_xlcli:>12.0f}{spread(times[1]):>26}")
     print(f"{'ratio xlcli time / numpy time':<32}{t_xlcli / t_numpy:>12.2f}   (target <= 1.5)")
     print(f"{agreement}; grouping/normalising {prepare:.2f} s once; reading {args.passages} vectors from vec0: {t_read:.2f} s")
     return 0

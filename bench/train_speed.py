@@ -1,7 +1,7 @@
 """Training throughput: `xlcli train` vs sentence-transformers' MultipleNegativesRankingLoss.
 
     python bench/train_speed.py [--locomo PATH] [--model default] [--steps 30] [--batch-size 32]
-                                [--max-length 128] [--threads 2] [--repeats 2]
+                                [--max-length 128] [--threads 2] [--repeats 3]
 
 Pairs are English question → evidence-turn pairs of the real LoCoMo (../shared/data/locomo/
 locomo10.json or $LOCOMO_FILE; the bundled fixture when it is absent), built by xlcli's own pair
@@ -13,9 +13,9 @@ MNRL scale 20), learning rate and warm-up, and the same torch thread count.
 - reference: `SentenceTransformerTrainer` with `MultipleNegativesRankingLoss` (sentence-transformers'
   own training path; needs the `datasets` and `accelerate` packages).
 
-Each side runs in its own subprocess (so peak memory is its own), alternately, best of --repeats
-(the machine is shared: the fastest run is the least disturbed). Throughput is pairs/s over the
-steps after the first two (which include lazy initialisation). Target: ratio xlcli / ST ≥ 1.0.
+Each side runs in its own subprocess (so peak memory is its own), alternately, --repeats rounds;
+the table gives medians and spreads with the load (bench/timing.py). Throughput is pairs/s over
+the steps after the first two (which include lazy initialisation). Target: ratio xlcli / ST ≥ 1.5.
 """
 
 from __future__ import annotations
@@ -24,11 +24,14 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from timing import load
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = ROOT.parent / "shared" / "data" / "locomo" / "locomo10.json"
@@ -149,7 +152,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--side", help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
@@ -175,7 +178,7 @@ def main() -> None:
         stream = Stream(["queries:en"] * len(pairs), seed=0, salt=1)
         order = [pairs[i] for b in range(args.steps) for i in stream.batch(b, args.batch_size)]
         (tmp / "order.json").write_text(json.dumps(order), encoding="utf-8")
-        best: dict[str, dict] = {}
+        runs: dict[str, list[dict]] = {"xlcli": [], "st": []}
         for _ in range(args.repeats):
             for side in ("xlcli", "st"):
                 command = [sys.executable, __file__, "--side", side, "--db", str(db), "--order", str(tmp / "order.json"),
@@ -188,16 +191,18 @@ def main() -> None:
                     sys.exit(f"{side} failed:\n{done.stderr[-3000:]}")
                 result = json.loads(line[0][7:])
                 result["rate"] = result["pairs"] / result["seconds"]
-                if side not in best or result["rate"] > best[side]["rate"]:
-                    best[side] = result
+                runs[side].append(result)
     print(f"Training throughput — {locomo.name}: {len(pairs):,} English question→evidence pairs; model {args.model}; "
           f"batch {args.batch_size}, max length {args.max_length}, {args.steps} steps (first {WARMUP_STEPS} not timed), "
-          f"{args.threads} threads, best of {args.repeats}")
-    print(f"{'':<34}{'pairs/s':>10}{'s/step':>9}{'peak MB':>10}")
+          f"{args.threads} threads, {args.repeats} alternating rounds, medians; {load()}")
+    print(f"{'':<34}{'pairs/s (min-max)':>24}{'peak MB':>10}")
+    rate = {}
     for side, label in (("xlcli", "xlcli train (InfoNCE)"), ("st", "sentence-transformers MNRL")):
-        r = best[side]
-        print(f"{label:<34}{r['rate']:>10.1f}{r['seconds'] / (r['pairs'] / args.batch_size):>9.3f}{r['peak_mb']:>10.0f}")
-    print(f"ratio xlcli / sentence-transformers: {best['xlcli']['rate'] / best['st']['rate']:.2f} (target ≥ 1.0)")
+        rates = [r["rate"] for r in runs[side]]
+        rate[side] = statistics.median(rates)
+        peak = statistics.median(r["peak_mb"] for r in runs[side])
+        print(f"{label:<34}{f'{rate[side]:.1f} ({min(rates):.1f}-{max(rates):.1f})':>24}{peak:>10.0f}")
+    print(f"ratio xlcli / sentence-transformers (medians): {rate['xlcli'] / rate['st']:.2f} (target ≥ 1.5); {load()}")
 
 
 if __name__ == "__main__":

@@ -1,17 +1,235 @@
-"""Shared fixtures: the real CLI on a temporary store, a small LoCoMo file, a tiny BERT encoder."""
+"""The test kit: the real CLI on a temporary store, a small LoCoMo file, builders (BEIR folders,
+tiny BERT/T5 models), store assertions (:func:`rows`, :func:`snapshot`), the committed fixtures
+(missing ones fail, not skip) and ``fake_model``, a torch-free deterministic encoder registered as
+an encoder backend (``--model fake:64``) for tests about something other than encoding."""
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
+import re
+import sqlite3
+import subprocess
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
+from sqlalchemy import text
 from typer.testing import CliRunner
 
 from xlcli.cli import app
+from xlcli.encoders import BACKENDS, Backend, EncoderConfig
+from xlcli.errors import XlcliError
+from xlcli.store import open_store
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
+
+
+def committed_fixture(relative: str) -> Path:
+    """A file or folder under fixtures/ that the repository ships: missing is a failure (a packaging
+    or checkout bug), never a skip."""
+    path = FIXTURES / relative
+    if not path.exists():
+        pytest.fail(f"committed fixture fixtures/{relative} is missing", pytrace=False)
+    return path
+
+
+# --- the store -------------------------------------------------------------------------------
+
+def rows(db: Path, sql: str, **params) -> list:
+    """The rows of one query on the store (SQLAlchemy rows: equal to tuples, columns as attributes)."""
+    with open_store(db, write=False) as store, store.read() as conn:
+        return conn.execute(text(sql), params).all()
+
+
+def generated_queries(db: Path, run: str | None = None) -> list[tuple]:
+    """(passage ext id, lang, idx, text) of every generated query (of one generator run), sorted."""
+    sql = ("SELECT p.ext_id, q.lang, q.idx, q.text FROM generated_queries q JOIN passages p ON p.id = q.passage_id"
+           " JOIN generator_runs g ON g.id = q.generator_run_id")
+    if run:
+        sql += " WHERE g.name = :run"
+    return sorted(tuple(r) for r in rows(db, sql + " ORDER BY 1, 2, 3", run=run))
+
+
+_SQLITE_HEADER = b"SQLite format 3\x00"
+_SIDECARS = ("-wal", "-shm", "-journal")
+
+
+def snapshot(db: Path) -> dict:
+    """Everything the store holds, so that "the store is unchanged" means two snapshots are equal.
+
+    For an SQLite file: the schema (``sqlite_master``), the header's ``user_version`` and
+    ``application_id``, and every row of every table with its rowid, in rowid order (all columns
+    for WITHOUT ROWID tables) — it sees an UPDATE or a delete-and-reinsert, not only counts; rows,
+    not bytes, because a WAL checkpoint may rewrite the file legitimately. Virtual tables (vec0,
+    FTS5) are left out on purpose and their shadow tables kept: the shadow tables are where those
+    modules store every byte (vector chunks, row ids, the FTS index), so a changed vector or
+    document shows there, while reading the virtual table would only read them again.
+
+    Any other path (missing, a folder, empty, not SQLite, damaged, one SQLite cannot open) is compared by
+    existence and bytes (a folder by its listing), with which of its ``-wal``/``-shm``/``-journal``
+    files exist. It reads with plain sqlite3, read-only, never through xlcli's own code.
+    """
+    db = Path(db)
+    try:
+        return _rows(db) if db.is_file() and db.read_bytes().startswith(_SQLITE_HEADER) else _as_path(db)
+    except sqlite3.DatabaseError:  # damaged, or a WAL store whose folder cannot be written: compare what can be
+        return _as_path(db)
+
+
+def _rows(db: Path) -> dict[str, list[tuple]]:
+    conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        schema = conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name").fetchall()
+        found = {"sqlite_master": schema,  # "sqlite_" names are reserved: no table can take these keys
+                 "sqlite_header": [(conn.execute("PRAGMA user_version").fetchone()[0],
+                                    conn.execute("PRAGMA application_id").fetchone()[0])]}
+        for kind, name, _, sql in schema:
+            if kind != "table" or (sql or "").upper().startswith("CREATE VIRTUAL TABLE"):
+                continue
+            if re.search(r"WITHOUT\s+ROWID", sql or "", re.IGNORECASE):
+                width = len(conn.execute(f'SELECT * FROM "{name}" LIMIT 0').description)
+                query = f'SELECT * FROM "{name}" ORDER BY {", ".join(str(i) for i in range(1, width + 1))}'
+            else:
+                query = f'SELECT rowid, * FROM "{name}" ORDER BY rowid'
+            found[name] = conn.execute(query).fetchall()
+        return found
+    finally:
+        conn.close()
+
+
+def _as_path(path: Path) -> dict:
+    sidecars = [s for s in _SIDECARS if Path(f"{path}{s}").exists()]
+    if path.is_dir():
+        return {"directory": sorted(p.name for p in path.iterdir()), "sidecars": sidecars}
+    if not path.exists():
+        return {"exists": False, "sidecars": sidecars}
+    return {"bytes": path.read_bytes() if path.is_file() else None, "sidecars": sidecars}
+
+
+def copy_store(source: Path, target: Path) -> Path:
+    """A consistent copy of the store at ``target`` (SQLite's backup API: whatever still sits in
+    the source's WAL is in the copy, which is one self-contained file)."""
+    src, dst = sqlite3.connect(source), sqlite3.connect(target)
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
+    return Path(target)
+
+
+@dataclass
+class Outcome:
+    """What a command did, for :func:`assert_refused`, when it ran in a subprocess (a Click result
+    has the same three attributes)."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @classmethod
+    def of(cls, process: subprocess.CompletedProcess) -> Outcome:
+        return cls(process.returncode, process.stdout, process.stderr)
+
+
+def assert_refused(result, db: Path, before: dict, expect: str | None = None, *, quiet: bool = True) -> str:
+    """The promise for a user's mistake: exit code 2, exactly one non-empty stderr line and it is
+    ``Error: ...`` (saying ``expect``), no traceback anywhere, the store's :func:`snapshot` equal
+    to ``before`` and — unless ``quiet=False``, for a pipeline that reports the step it started —
+    nothing on stdout. ``result`` is a Click result or an :class:`Outcome`; returns the error line."""
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output, output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error:"), f"stderr should be one Error: line, got:\n{result.stderr}"
+    assert expect is None or expect in lines[0], f"expected {expect!r} in: {lines[0]}"
+    assert result.exit_code == 2, f"exit code {result.exit_code}: {lines[0]}"
+    assert not quiet or not result.stdout.strip(), f"a refusal printed to stdout:\n{result.stdout}"
+    after = snapshot(db)
+    changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    assert not changed, f"the store changed ({', '.join(changed)}) although the command was refused: {lines[0]}"
+    return lines[0]
+
+
+def beir_folder(root: Path, docs: dict[str, str | tuple[str, str]], queries: dict[str, str],
+                qrels: Sequence[tuple[str, str, int]] | None = None) -> Path:
+    """A BEIR dataset folder (corpus.jsonl, queries.jsonl, qrels/test.tsv) at ``root``.
+
+    ``docs`` maps an id to its text or to (title, text); ``qrels`` lists (query, doc, grade), by
+    default every query judged relevant (1) to the first document.
+    """
+    (root / "qrels").mkdir(parents=True)
+    corpus = [{"_id": d, "title": t[0], "text": t[1]} if isinstance(t, tuple) else {"_id": d, "title": "", "text": t}
+              for d, t in docs.items()]
+    (root / "corpus.jsonl").write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in corpus), encoding="utf-8")
+    (root / "queries.jsonl").write_text(
+        "".join(json.dumps({"_id": q, "text": t}, ensure_ascii=False) + "\n" for q, t in queries.items()), encoding="utf-8")
+    if qrels is None:
+        first = next(iter(docs))
+        qrels = [(q, first, 1) for q in queries]
+    (root / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join(f"{q}\t{d}\t{g}\n" for q, d, g in qrels))
+    return root
+
+
+# --- a torch-free encoder --------------------------------------------------------------------
+
+@functools.cache
+def _direction(word: str, dim: int) -> np.ndarray:
+    seed = int.from_bytes(hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest(), "little")
+    return np.random.default_rng(seed).standard_normal(dim)
+
+
+class FakeEncoder:
+    """A deterministic bag-of-words encoder without torch: each lower-cased word has a fixed random
+    direction (seeded by its BLAKE2b hash), a text is their sum over its first ``max_length`` words,
+    normalised when the model is. Equal texts get equal vectors and shared words similar ones, so
+    retrieval works a little; its numbers mean nothing. ``--model fake:<dim>``."""
+
+    def __init__(self, config: EncoderConfig, device: str = "cpu"):
+        if not config.path.isdigit() or int(config.path) < 1:
+            raise XlcliError(f"model fake:{config.path}: give the dimension, e.g. fake:16")
+        self.config, self.dim = config, int(config.path)
+
+    def encode(self, texts: Sequence[str], *, prefix: str = "", batch_size: int = 64, max_length: int | None = None,
+               on_batch=None) -> np.ndarray:
+        result = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, t in enumerate(texts):
+            words = re.findall(r"\w+", (prefix + t).lower())[: max_length or self.config.max_length]
+            vector = np.sum([_direction(w, self.dim) for w in words], axis=0) if words else np.zeros(self.dim)
+            norm = np.linalg.norm(vector)
+            result[i] = vector / norm if self.config.normalize and norm > 0 else vector
+        for start in range(0, len(texts), batch_size):
+            if on_batch is not None:
+                on_batch(min(batch_size, len(texts) - start))
+        return result
+
+    def encode_queries(self, texts: Sequence[str], **kwargs) -> np.ndarray:
+        return self.encode(texts, prefix=self.config.query_prefix, **kwargs)
+
+    def encode_passages(self, texts: Sequence[str], **kwargs) -> np.ndarray:
+        return self.encode(texts, prefix=self.config.passage_prefix, **kwargs)
+
+
+FAKE_MODEL = "fake:64"
+
+
+@pytest.fixture
+def fake_model(monkeypatch) -> str:
+    """``--model`` spec of the fake encoder, registered as the encoder backend ``fake`` for this test."""
+    monkeypatch.setitem(BACKENDS, "fake", Backend(FakeEncoder))
+    return FAKE_MODEL
+
+
+def load_encoder(db: Path, model: str):
+    """The encoder ``--model model`` names in this store, with the settings its index used."""
+    from xlcli.models import resolve_model
+
+    with open_store(db, write=False) as store:
+        return resolve_model(store, model)[1].load("cpu")
 
 
 def small_locomo() -> list[dict]:
@@ -108,18 +326,24 @@ SMALL_TRANSLATIONS = [
 ]
 
 
-@pytest.fixture
-def small_locomo_file(tmp_path: Path) -> Path:
-    path = tmp_path / "small_locomo.json"
+def write_small_locomo(path: Path) -> Path:
     path.write_text(json.dumps(small_locomo(), ensure_ascii=False, indent=1), encoding="utf-8")
     return path
 
 
-@pytest.fixture
-def small_translations_file(tmp_path: Path) -> Path:
-    path = tmp_path / "small_translations.jsonl"
+def write_small_translations(path: Path) -> Path:
     path.write_text("".join(json.dumps(t, ensure_ascii=False) + "\n" for t in SMALL_TRANSLATIONS), encoding="utf-8")
     return path
+
+
+@pytest.fixture
+def small_locomo_file(tmp_path: Path) -> Path:
+    return write_small_locomo(tmp_path / "small_locomo.json")
+
+
+@pytest.fixture
+def small_translations_file(tmp_path: Path) -> Path:
+    return write_small_translations(tmp_path / "small_translations.jsonl")
 
 
 class Cli:
@@ -146,12 +370,37 @@ def cli(db: Path) -> Cli:
     return Cli(db)
 
 
-@pytest.fixture
-def small_store(cli: Cli, small_locomo_file: Path, small_translations_file: Path) -> Cli:
-    """A store with the small LoCoMo (conv-b held out for test) and its translations."""
-    cli("ingest", "locomo", small_locomo_file, "--name", "small", "--test-conversations", "conv-b")
-    cli("ingest", "translations", small_translations_file)
+def ingest_small(cli: Cli) -> None:
+    """The small LoCoMo as dataset 'small' (conv-b held out for test) and its translations, their
+    files written beside the store."""
+    folder = cli.db.parent
+    cli("ingest", "locomo", write_small_locomo(folder / "small_locomo.json"), "--name", "small", "--test-conversations", "conv-b")
+    cli("ingest", "translations", write_small_translations(folder / "small_translations.jsonl"))
+
+
+def ingest_fixture(name: str, *options: str) -> Callable[[Cli], None]:
+    """Ingests the committed LoCoMo fixture as dataset ``name`` (``options`` go to ingest locomo) and its translations."""
+    def ingest(cli: Cli) -> None:
+        cli("ingest", "locomo", committed_fixture("locomo/locomo_fixture.json"), "--name", name, *options)
+        cli("ingest", "translations", committed_fixture("locomo/translations.jsonl"), "--dataset", name)
+    return ingest
+
+
+def build_store(db: Path, ingest: Callable[[Cli], None], *steps: Sequence) -> Cli:
+    """A store at ``db``: ``ingest`` (:func:`ingest_small` or :func:`ingest_fixture`) then each step's
+    arguments run by the real CLI. Module fixtures build one and hand each test a :func:`copy_store`."""
+    db.parent.mkdir(parents=True, exist_ok=True)
+    cli = Cli(db)
+    ingest(cli)
+    for step in steps:
+        cli(*step)
     return cli
+
+
+@pytest.fixture
+def small_store(db: Path) -> Cli:
+    """A store with the small LoCoMo (conv-b held out for test) and its translations."""
+    return build_store(db, ingest_small)
 
 
 def train_tiny_tokenizer(texts: list[str], directory: Path, vocab_size: int = 400):
@@ -201,6 +450,28 @@ def corpus_texts() -> list[str]:
     return texts
 
 
+LANG_WORDS = ["Generate", "question:", "Spanish", "German", "French", "Russian", "Arabic"]
+
+
+def make_tiny_t5(directory: Path, *, seed: int = 0) -> Path:
+    """A 2-layer T5 with random weights and a word-level tokenizer trained in memory."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast, T5Config, T5ForConditionalGeneration
+
+    tokenizer = Tokenizer(models.WordLevel(unk_token="<unk>"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer.train_from_iterator([*corpus_texts(), " ".join(LANG_WORDS)],
+                                  trainers.WordLevelTrainer(special_tokens=["<pad>", "</s>", "<unk>"]))
+    fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token="<pad>", eos_token="</s>", unk_token="<unk>")
+    config = T5Config(vocab_size=len(fast), d_model=32, d_ff=64, d_kv=16, num_layers=2, num_decoder_layers=2,
+                      num_heads=2, decoder_start_token_id=0, pad_token_id=0, eos_token_id=1)
+    torch.manual_seed(seed)
+    T5ForConditionalGeneration(config).save_pretrained(directory)
+    fast.save_pretrained(directory)
+    return directory
+
+
 @pytest.fixture(scope="session")
 def tiny_bert(tmp_path_factory) -> Path:
     """Path of a tiny BERT encoder (built once per test session; copy it before changing it)."""
@@ -209,7 +480,14 @@ def tiny_bert(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def fixture_locomo() -> Path:
-    path = FIXTURES / "locomo" / "locomo_fixture.json"
-    if not path.exists():
-        pytest.skip("the bundled LoCoMo fixture is not built yet")
-    return path
+    """The committed LoCoMo fixture (its translations.jsonl lies beside it)."""
+    committed_fixture("locomo/translations.jsonl")
+    return committed_fixture("locomo/locomo_fixture.json")
+
+
+@pytest.fixture
+def lexicons() -> Path:
+    """fixtures/lexicon: the committed en-{de,es,fr,ru}.txt word lists."""
+    for lang in ("de", "es", "fr", "ru"):
+        committed_fixture(f"lexicon/en-{lang}.txt")
+    return committed_fixture("lexicon")

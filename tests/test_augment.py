@@ -8,12 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import beir_folder, load_encoder, snapshot
 
 from xlcli import augment
 from xlcli.errors import XlcliError
 from xlcli.store import open_store
-
-LEXICONS = Path(__file__).resolve().parent.parent / "fixtures" / "lexicon"
 
 
 def test_fuse_by_hand():
@@ -54,9 +53,9 @@ def generated(cli, run: str, langs: tuple[str, ...] | None = None) -> dict[int, 
 
 
 @pytest.fixture
-def generated_store(small_store):
-    small_store("generate", "queries", "--lexicon", f"es={LEXICONS / 'en-es.txt'}",
-                "--lexicon", f"de={LEXICONS / 'en-de.txt'}", "--per-lang", "3")
+def generated_store(small_store, lexicons):
+    small_store("generate", "queries", "--lexicon", f"es={lexicons / 'en-es.txt'}",
+                "--lexicon", f"de={lexicons / 'en-de.txt'}", "--per-lang", "3")
     return small_store
 
 
@@ -69,15 +68,14 @@ def build(db: Path, name: str, model: Path, augment_run: str | None = None, **op
                            vectorizer_factory=factory, show_progress=False)
 
 
-def test_augmented_index_is_plain_plus_alpha_times_sum(generated_store, db, tiny_bert):
-    from xlcli.encoders import Encoder
-
+def test_augmented_index_is_plain_plus_alpha_times_sum(generated_store, db, fake_model):
+    # The fusion arithmetic holds for any encoder: the torch-free fake stands in for one.
     cli = generated_store
-    build(db, "plain", tiny_bert)
-    build(db, "aug", tiny_bert, "lexicon-es-de", alpha=0.01)
-    build(db, "aug-mean-es", tiny_bert, "lexicon-es-de", alpha=0.3, fusion="mean", gen_langs="es")
+    build(db, "plain", fake_model)
+    build(db, "aug", fake_model, "lexicon-es-de", alpha=0.01)
+    build(db, "aug-mean-es", fake_model, "lexicon-es-de", alpha=0.3, fusion="mean", gen_langs="es")
     plain, aug, mean_es = vectors(cli, "plain"), vectors(cli, "aug"), vectors(cli, "aug-mean-es")
-    encoder = Encoder.load(str(tiny_bert), device="cpu")
+    encoder = load_encoder(db, fake_model)
 
     queries = generated(cli, "lexicon-es-de")
     assert set(queries) == set(plain) and all(len(q) == 6 for q in queries.values())
@@ -98,13 +96,6 @@ def test_augmented_index_is_plain_plus_alpha_times_sum(generated_store, db, tiny
     assert records["aug-mean-es"]["queries_per_lang"] == {"es": 16 * 3} and records["aug-mean-es"]["gen_langs"] == ["es"]
 
 
-def snapshot(db: Path) -> dict:
-    with open_store(db, write=False) as store, store.read() as conn:
-        tables = [r[0] for r in conn.exec_driver_sql(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
-        return {t: conn.exec_driver_sql(f"SELECT * FROM \"{t}\" ORDER BY rowid").all() for t in tables}
-
-
 @pytest.mark.parametrize(
     "run, options, message",
     [
@@ -117,15 +108,10 @@ def snapshot(db: Path) -> dict:
         (None, {"alpha": 0.5}, "--alpha only apply with --augment"),
     ],
 )
-def test_bad_augmentation_is_refused_before_writing(generated_store, db, tmp_path, run, options, message):
+def test_bad_augmentation_is_refused_before_writing(generated_store, db, tmp_path, lexicons, run, options, message):
     cli = generated_store
-    folder = tmp_path / "tiny"
-    (folder / "qrels").mkdir(parents=True)
-    (folder / "corpus.jsonl").write_text(json.dumps({"_id": "d1", "title": "", "text": "The old cello case."}) + "\n")
-    (folder / "queries.jsonl").write_text(json.dumps({"_id": "q1", "text": "cello case"}) + "\n")
-    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\n")
-    cli("ingest", "beir", folder, "--name", "tiny")
-    cli("generate", "queries", "--dataset", "tiny", "--lexicon", f"es={LEXICONS / 'en-es.txt'}", "--name", "other-run")
+    cli("ingest", "beir", beir_folder(tmp_path / "tiny", {"d1": "The old cello case."}, {"q1": "cello case"}), "--name", "tiny")
+    cli("generate", "queries", "--dataset", "tiny", "--lexicon", f"es={lexicons / 'en-es.txt'}", "--name", "other-run")
     before = snapshot(db)
     with open_store(db) as store:
         with pytest.raises(XlcliError) as caught:
@@ -134,19 +120,17 @@ def test_bad_augmentation_is_refused_before_writing(generated_store, db, tmp_pat
     assert snapshot(db) == before
 
 
-def test_fixture_acceptance_through_the_cli(cli, db, fixture_locomo, tiny_bert):
-    from xlcli.encoders import Encoder
-
+def test_fixture_acceptance_through_the_cli(cli, db, fixture_locomo, lexicons, fake_model):
     cli("ingest", "locomo", fixture_locomo, "--name", "fixture")
     cli("generate", "queries", "--backend", "lexicon",
-        *[a for lang in ("es", "de", "fr", "ru") for a in ("--lexicon", f"{lang}={LEXICONS / f'en-{lang}.txt'}")])
-    cli("index", "--name", "plain", "--device", "cpu", "--model", tiny_bert)
-    result = cli("index", "--name", "xqg", "--device", "cpu", "--model", tiny_bert, "--augment", "lexicon-es-de-fr-ru", "--alpha", "0.01")
+        *[a for lang in ("es", "de", "fr", "ru") for a in ("--lexicon", f"{lang}={lexicons / f'en-{lang}.txt'}")])
+    cli("index", "--name", "plain", "--device", "cpu", "--model", fake_model)
+    result = cli("index", "--name", "xqg", "--device", "cpu", "--model", fake_model, "--augment", "lexicon-es-de-fr-ru", "--alpha", "0.01")
     assert "passages indexed" in result.output
     plain, aug = vectors(cli, "plain"), vectors(cli, "xqg")
     queries = generated(cli, "lexicon-es-de-fr-ru")
     assert set(aug) == set(plain) == set(queries) and {len(q) for q in queries.values()} == {20}
-    encoder = Encoder.load(str(tiny_bert), device="cpu")
+    encoder = load_encoder(db, fake_model)
     for pid in sorted(queries)[::37]:  # a spread of passages (encoding all 13k queries again adds nothing)
         expected = 0.99 * plain[pid].astype(np.float64) + 0.01 * encoder.encode_queries(queries[pid], max_length=32).sum(axis=0)
         np.testing.assert_allclose(aug[pid], expected, atol=2e-6)
@@ -163,17 +147,12 @@ def test_fixture_acceptance_through_the_cli(cli, db, fixture_locomo, tiny_bert):
         (("--alpha", "0.5"), "--alpha only apply with --augment"),
     ],
 )
-def test_index_command_refuses_bad_augmentation(generated_store, db, tmp_path, tiny_bert, args, message):
+def test_index_command_refuses_bad_augmentation(generated_store, db, tmp_path, lexicons, fake_model, args, message):
     cli = generated_store
-    folder = tmp_path / "tiny"
-    (folder / "qrels").mkdir(parents=True)
-    (folder / "corpus.jsonl").write_text(json.dumps({"_id": "d1", "title": "", "text": "The old cello case."}) + "\n")
-    (folder / "queries.jsonl").write_text(json.dumps({"_id": "q1", "text": "cello case"}) + "\n")
-    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\n")
-    cli("ingest", "beir", folder, "--name", "tiny")
-    cli("generate", "queries", "--dataset", "tiny", "--lexicon", f"es={LEXICONS / 'en-es.txt'}", "--name", "other-run")
+    cli("ingest", "beir", beir_folder(tmp_path / "tiny", {"d1": "The old cello case."}, {"q1": "cello case"}), "--name", "tiny")
+    cli("generate", "queries", "--dataset", "tiny", "--lexicon", f"es={lexicons / 'en-es.txt'}", "--name", "other-run")
     before = snapshot(db)
-    result = cli("index", "--name", "aug", "--dataset", "small", "--model", tiny_bert, *args, ok=False)
+    result = cli("index", "--name", "aug", "--dataset", "small", "--model", fake_model, *args, ok=False)
     assert result.exit_code == 2 and message in result.output, result.output
     assert len(result.output.strip().splitlines()) == 1
     assert snapshot(db) == before

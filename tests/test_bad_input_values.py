@@ -7,12 +7,10 @@ after. Numeric ranges are checked while the command line is parsed (xlcli/comman
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import shutil
 import socket
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
@@ -20,56 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import SMALL_TRANSLATIONS, Cli, small_locomo
+from conftest import Cli, Outcome, assert_refused, build_store, copy_store, ingest_small, snapshot
 
 from xlcli.errors import XlcliError
-
-# --- local stand-ins for tests/badinput.py (branch reliability); switch to the shared helpers on merge ---
-
-
-def dump_rows(db: Path) -> dict[str, list[tuple]]:
-    """Every ordinary table's rows, in a fixed order (virtual tables are read through their shadow tables)."""
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        tables = [name for name, sql in conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table' ORDER BY name")
-                  if not (sql or "").upper().startswith("CREATE VIRTUAL TABLE")]
-        return {name: sorted(conn.execute(f'SELECT * FROM "{name}"').fetchall(), key=repr) for name in tables}
-    finally:
-        conn.close()
-
-
-def build_store(directory: Path) -> Path:
-    """The small LoCoMo (conv-b held out), its translations, an ielab variant set and a BM25 index."""
-    directory.mkdir(parents=True, exist_ok=True)
-    data, translations = directory / "small.json", directory / "translations.jsonl"
-    data.write_text(json.dumps(small_locomo(), ensure_ascii=False), encoding="utf-8")
-    translations.write_text("".join(json.dumps(t, ensure_ascii=False) + "\n" for t in SMALL_TRANSLATIONS), encoding="utf-8")
-    cli = Cli(directory / "store.db")
-    cli("ingest", "locomo", data, "--name", "small", "--test-conversations", "conv-b")
-    cli("ingest", "translations", translations)
-    cli("perturb", "--protocol", "ielab", "--variants", "2")
-    cli("index", "--name", "bm", "--bm25")
-    return cli.db
-
-
-def copy_store(source: Path, target: Path) -> Path:
-    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
-        src.backup(dst)
-    return target
-
-
-def assert_refused(result, db: Path, before: dict, expect: str) -> None:
-    """Exit 2, exactly one stderr line, starting ``Error:`` and saying ``expect``, no traceback, no row changed."""
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error:") and expect in lines[0], result.stderr
-    assert dump_rows(db) == before
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
-    return build_store(tmp_path_factory.mktemp("bad-values"))
+    """The small LoCoMo (conv-b held out), its translations, an ielab variant set and a BM25 index."""
+    return build_store(tmp_path_factory.mktemp("bad-values") / "store.db", ingest_small,
+                       ("perturb", "--protocol", "ielab", "--variants", "2"), ("index", "--name", "bm", "--bm25")).db
 
 
 @pytest.fixture
@@ -116,7 +74,7 @@ NUMERIC_CASES = [pytest.param(base, option, value, id=f"{command}:{option}={valu
 
 @pytest.mark.parametrize(("base", "option", "value"), NUMERIC_CASES)
 def test_a_numeric_option_out_of_range_is_refused_at_parse_time(store, base, option, value):
-    before = dump_rows(store)
+    before = snapshot(store)
     result = Cli(store)(*base, option, value, ok=False)
     assert_refused(result, store, before, f"{option.lstrip('-')} {value}: ")
 
@@ -128,11 +86,11 @@ def test_eval_library_refuses_a_batch_size_below_one_before_writing(store):
     from xlcli.eval.runner import evaluate
     from xlcli.store import open_store
 
-    before = dump_rows(store)
+    before = snapshot(store)
     for bad in (0, -1):
         with open_store(store) as s, pytest.raises(XlcliError, match="--batch-size"):
             evaluate(s, ["bm"], batch_size=bad, show_progress=False)
-        assert dump_rows(store) == before
+        assert snapshot(store) == before
 
 
 @pytest.mark.parametrize(("field", "value"), [
@@ -148,7 +106,7 @@ def test_train_config_refuses_non_finite_and_out_of_range_values(field, value):
 @pytest.mark.parametrize("device", ["bogus", "cuda:x"])
 def test_eval_with_a_wrong_device_leaves_no_failed_invocation(store, tiny_bert, device):
     Cli(store)("index", "--name", "tiny", "--model", tiny_bert, "--device", "cpu")
-    before = dump_rows(store)
+    before = snapshot(store)
     result = Cli(store)("eval", "--index", "tiny", "--device", device, ok=False)
     assert_refused(result, store, before, f"--device {device}")
 
@@ -165,10 +123,10 @@ def test_generation_plan_refuses_a_limit_below_one_before_writing(store):
     from xlcli.generate.runner import plan
     from xlcli.store import open_store
 
-    before = dump_rows(store)
+    before = snapshot(store)
     with open_store(store) as s, pytest.raises(XlcliError, match="--limit 0"):
         plan(s, None, backend="lexicon", model=None, langs=["es"], params={}, requested_name=None, derived_name="x", limit=0)
-    assert dump_rows(store) == before
+    assert snapshot(store) == before
 
 
 # --- files ------------------------------------------------------------------------------------------
@@ -216,7 +174,7 @@ FILE_CASES = [
 @pytest.mark.parametrize("case", FILE_CASES, ids=lambda c: c.id)
 def test_a_bad_file_is_refused(store, tmp_path, case):
     argv = case.make(tmp_path)
-    before = dump_rows(store)
+    before = snapshot(store)
     result = Cli(store)(*argv, ok=False)
     assert_refused(result, store, before, case.expect)
 
@@ -251,7 +209,7 @@ def test_a_broken_model_folder_is_refused(store, tmp_path, tiny_bert, files, exp
         _write(model / name, content)
     argv = (["index", "--name", "broken", "--model", model, "--device", "cpu"] if how == "index --model"
             else ["train", "--name", "broken", "--base", model, "--steps", "1", "--device", "cpu"])
-    before = dump_rows(store)
+    before = snapshot(store)
     result = Cli(store)(*argv, ok=False)
     assert_refused(result, store, before, expect)
 
@@ -274,11 +232,8 @@ def test_an_unknown_hub_id_offline_fails_at_once_in_one_line(store, tmp_path, ho
         env["HF_HUB_OFFLINE"] = "1"
     argv = (["index", "--name", "x", "--model", "no-such-org/no-such-model"] if command == "index"
             else ["generate", "translations", "--model", "no-such-org/no-such-mt", "--to", "es"])
-    before = dump_rows(store)
+    before = snapshot(store)
     proc = subprocess.run([sys.executable, "-m", "xlcli", "--db", str(store), *argv],
                           capture_output=True, text=True, env=env, timeout=120)
-    assert proc.returncode == 2, proc.stderr
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error: model no-such-org/"), proc.stderr
-    assert "not in the local Hugging Face cache" in lines[0]
-    assert dump_rows(store) == before
+    line = assert_refused(Outcome.of(proc), store, before, "Error: model no-such-org/")
+    assert line.startswith("Error: model no-such-org/") and "not in the local Hugging Face cache" in line

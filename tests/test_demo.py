@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+import typer
 from sqlalchemy import text
 
 from xlcli import pipeline
+from xlcli.cli import app
 from xlcli.commands.demo import demo_config
 from xlcli.store import open_store
 
@@ -44,7 +46,7 @@ def test_quick_demo_end_to_end_then_skips(cli, db):
         steps_run = conn.execute(text("SELECT count(*) FROM invocations WHERE step = 'pipeline-step'")).scalar()
 
     again = cli("demo", "--quick")
-    steps = len(pipeline.load(demo_config()).steps)
+    steps = len(pipeline.load(demo_config(), typer.main.get_command(app)).steps)
     assert "[run" not in again.output and again.output.count("[skip]") == steps
     with open_store(db, write=False) as store, store.read() as conn:
         assert conn.execute(text("SELECT count(*) FROM invocations WHERE step = 'pipeline-step'")).scalar() == steps_run

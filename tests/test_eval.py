@@ -8,7 +8,7 @@ from pathlib import Path
 
 import ir_measures
 import pytest
-from test_index import table_counts
+from conftest import committed_fixture, small_locomo, snapshot
 
 from xlcli.store import open_store
 
@@ -38,8 +38,9 @@ def file_key(db: Path) -> dict[int, dict[str, tuple[int, int]]]:
 
 
 @pytest.fixture
-def evaluated(small_store, db, tiny_bert, tmp_path):
-    small_store("index", "--name", "tiny", "--model", tiny_bert, "--device", "cpu")
+def evaluated(small_store, db, fake_model, tmp_path):
+    """Eval bookkeeping is not about the encoder: the torch-free fake stands in for it."""
+    small_store("index", "--name", "tiny", "--model", fake_model, "--device", "cpu")
     small_store("index", "--name", "bm", "--bm25")
     small_store("perturb", "--protocol", "ielab", "--variants", "3", "--split", "test")
     out = tmp_path / "runs"
@@ -78,7 +79,7 @@ def test_every_stored_value_equals_ir_measures_on_the_exported_run(evaluated, db
     assert checked > 300
 
 
-def test_tied_scores_are_measured_as_ir_measures_reads_the_export(cli, db, tiny_bert, tmp_path):
+def test_tied_scores_are_measured_as_ir_measures_reads_the_export(cli, db, fake_model, tmp_path):
     """Identical turns get identical vectors and BM25 scores: the ties straddle the relevant turns."""
     turns = ["I like tea.", "I like tea.", "We went hiking.", "I like tea.", "We went hiking.", "I like tea.",
              "We went hiking.", "I like tea.", "I like tea.", "We went hiking.", "I like tea.", "I like tea."]
@@ -92,7 +93,7 @@ def test_tied_scores_are_measured_as_ir_measures_reads_the_export(cli, db, tiny_
     path = tmp_path / "ties.json"
     path.write_text(json.dumps([sample]))
     cli("ingest", "locomo", path, "--name", "ties")
-    cli("index", "--name", "tiny", "--model", tiny_bert, "--device", "cpu")
+    cli("index", "--name", "tiny", "--model", fake_model, "--device", "cpu")
     cli("index", "--name", "bm", "--bm25")
     out = tmp_path / "runs"
     results = json.loads(cli("eval", "--index", "tiny,bm", "--measures", MEASURES + " R@2 R@3 P@1 Success@1 RR@1 nDCG@3",
@@ -108,11 +109,9 @@ def test_tied_scores_are_measured_as_ir_measures_reads_the_export(cli, db, tiny_
             assert stored == pytest.approx(metric.value, abs=1e-9), (r["index"], metric)
 
 
-def test_beir_without_scopes_searches_every_passage_with_graded_qrels(cli, db, tiny_bert, tmp_path):
-    from conftest import FIXTURES
-
-    cli("ingest", "beir", FIXTURES / "beir", "--name", "beir")
-    cli("index", "--name", "tiny", "--model", tiny_bert, "--device", "cpu")
+def test_beir_without_scopes_searches_every_passage_with_graded_qrels(cli, db, fake_model, tmp_path):
+    cli("ingest", "beir", committed_fixture("beir"), "--name", "beir")
+    cli("index", "--name", "tiny", "--model", fake_model, "--device", "cpu")
     cli("index", "--name", "bm", "--bm25")
     with open_store(db, write=False) as store, store.read() as conn:
         n = conn.exec_driver_sql("SELECT count(*) FROM passages").scalar()
@@ -170,21 +169,19 @@ def test_rankings_stay_within_the_querys_conversation_and_depth(evaluated, db):
 
 def test_rerunning_eval_reuses_stored_runs(evaluated, small_store, db):
     results, _ = evaluated
-    before = table_counts(db)
+    before = snapshot(db)
     again = json.loads(small_store("eval", "--index", "tiny,bm", "--measures", MEASURES, "--json", "--device", "cpu").stdout)
     assert again == results
-    after = table_counts(db)
-    assert {k: v for k, v in after.items() if k != "invocations" and k != "invocation states"} == {
-        k: v for k, v in before.items() if k != "invocations" and k != "invocation states"
-    }
+    after = snapshot(db)
+    assert {k: v for k, v in after.items() if k != "invocations"} == {k: v for k, v in before.items() if k != "invocations"}
     table = small_store("eval", "--index", "bm", "--langs", "en", "--variants", "none", "--measures", MEASURES).stdout
     assert "reused" in table and "bm" in table
 
 
-def test_bad_input_is_one_line_exit_2_and_leaves_the_store_unchanged(small_store, db, tiny_bert, tmp_path):
+def test_bad_input_is_one_line_exit_2_and_leaves_the_store_unchanged(small_store, db, fake_model, tmp_path):
     small_store("index", "--name", "bm", "--bm25")
-    small_store("index", "--name", "half", "--model", tiny_bert, "--shard", "1/2", "--device", "cpu")
-    before = table_counts(db)
+    small_store("index", "--name", "half", "--model", fake_model, "--shard", "1/2", "--device", "cpu")
+    before = snapshot(db)
     cases = [
         (["--index", "bm", "--langs", "it"], "no it queries"),
         (["--index", "bm", "--langs", "xx"], "unknown language"),
@@ -201,12 +198,10 @@ def test_bad_input_is_one_line_exit_2_and_leaves_the_store_unchanged(small_store
         result = small_store("eval", *args, ok=False)
         lines = [line for line in result.output.splitlines() if line.strip()]
         assert result.exit_code == 2 and len(lines) == 1 and message in lines[0], (args, result.output)
-        assert table_counts(db) == before, args
+        assert snapshot(db) == before, args
 
 
 def test_eval_on_a_dataset_without_qrels_is_refused(cli, db, tmp_path):
-    from conftest import small_locomo
-
     data = small_locomo()
     for sample in data:
         for qa in sample["qa"]:
@@ -215,10 +210,10 @@ def test_eval_on_a_dataset_without_qrels_is_refused(cli, db, tmp_path):
     path.write_text(json.dumps(data))
     cli("ingest", "locomo", path, "--name", "bare")
     cli("index", "--name", "bm", "--bm25")
-    before = table_counts(db)
+    before = snapshot(db)
     result = cli("eval", "--index", "bm", ok=False)
     assert result.exit_code == 2 and "has no qrels" in result.output
-    assert table_counts(db) == before
+    assert snapshot(db) == before
 
 
 @pytest.mark.slow

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import ir_measures
 import pytest
-from conftest import FIXTURES, Cli
-from rewrite_helpers import LEXICONS, copy_store, dump
+from conftest import FIXTURES, Cli, assert_refused, copy_store, snapshot
+from rewrite_helpers import LEXICONS
 from sqlalchemy import text
 
 from xlcli.search import bm25_search
@@ -97,11 +97,11 @@ def test_rewrite_runs_are_keyed_by_the_rewrite_and_reused(fx):
     keys = _rows(fx.db, "SELECT e.key, w.key FROM eval_runs e JOIN rewrite_runs w ON w.id = e.rewrite_run_id")
     params = [json.loads(p) for (p,) in _rows(fx.db, "SELECT params_json FROM eval_runs WHERE rewrite_run_id IS NOT NULL ORDER BY id")]
     assert [p["rewrite_key"] for p in params] == [w for _, w in keys] and len({k for k, _ in keys}) == 2
-    before = dump(fx.db)["eval_runs"]
+    before = snapshot(fx.db)["eval_runs"]
     # INDEX@REWRITE in --index is the same system as --rewrite: every run reused, no new rows
     again = json.loads(fx("eval", "--index", "bm@lex,bm ⟲ lex-clean", "--langs", "es", "--variants", "none", "--json").stdout)
     assert [r["eval_run_id"] for r in again] == [r["eval_run_id"] for r in first]
-    assert dump(fx.db)["eval_runs"] == before
+    assert snapshot(fx.db)["eval_runs"] == before
 
 
 def test_target_language_is_the_direct_system_and_spell_covers_english(fx):
@@ -144,12 +144,8 @@ def test_report_rows_for_rewrite_systems(fx):
 
 
 def _refused(cli: Cli, *args: str) -> str:
-    before = dump(cli.db)
-    result = cli(*args, ok=False)
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert result.exit_code == 2 and len(lines) == 1 and lines[0].startswith("Error: "), result.output
-    assert dump(cli.db) == before
-    return lines[0]
+    before = snapshot(cli.db)
+    return assert_refused(cli(*args, ok=False), cli.db, before)
 
 
 def test_bad_rewrite_requests_are_one_line_and_change_nothing(fx):

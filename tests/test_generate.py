@@ -8,44 +8,9 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import corpus_texts
-from sqlalchemy import text
+from conftest import beir_folder, generated_queries, make_tiny_t5, rows, snapshot
 
 from xlcli.store import open_store
-
-LANG_WORDS = ["Generate", "question:", "Spanish", "German", "French", "Russian", "Arabic"]
-
-
-def rows(db: Path, sql: str, **params):
-    with open_store(db, write=False) as store, store.read() as conn:
-        return conn.execute(text(sql), params).all()
-
-
-def snapshot(db: Path) -> dict:
-    """Every row of every table: 'the store is unchanged' means this is equal."""
-    with open_store(db, write=False) as store, store.read() as conn:
-        tables = [r[0] for r in conn.exec_driver_sql(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
-        return {t: conn.exec_driver_sql(f"SELECT * FROM \"{t}\" ORDER BY rowid").all() for t in tables}
-
-
-def make_tiny_t5(directory: Path, *, seed: int = 0) -> Path:
-    """A 2-layer T5 with random weights and a word-level tokenizer trained in memory."""
-    import torch
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast, T5Config, T5ForConditionalGeneration
-
-    tokenizer = Tokenizer(models.WordLevel(unk_token="<unk>"))
-    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
-    tokenizer.train_from_iterator([*corpus_texts(), " ".join(LANG_WORDS)],
-                                  trainers.WordLevelTrainer(special_tokens=["<pad>", "</s>", "<unk>"]))
-    fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token="<pad>", eos_token="</s>", unk_token="<unk>")
-    config = T5Config(vocab_size=len(fast), d_model=32, d_ff=64, d_kv=16, num_layers=2, num_decoder_layers=2,
-                      num_heads=2, decoder_start_token_id=0, pad_token_id=0, eos_token_id=1)
-    torch.manual_seed(seed)
-    T5ForConditionalGeneration(config).save_pretrained(directory)
-    fast.save_pretrained(directory)
-    return directory
 
 
 @pytest.fixture(scope="module")
@@ -89,14 +54,6 @@ def sample_by_hand(model_dir: Path, prompt: str, seed: int, *, top_k: int, max_n
     return tokenizer.decode(decoded, skip_special_tokens=True).strip()
 
 
-def generated(db: Path, run: str | None = None):
-    sql = ("SELECT p.ext_id, q.lang, q.idx, q.text FROM generated_queries q JOIN passages p ON p.id = q.passage_id"
-           " JOIN generator_runs g ON g.id = q.generator_run_id")
-    if run:
-        sql += " WHERE g.name = :run"
-    return sorted(tuple(r) for r in rows(db, sql + " ORDER BY 1, 2, 3", run=run))
-
-
 def test_tiny_t5_rows_and_provenance(small_store, db, tiny_t5):
     cli = small_store
     result = cli("generate", "queries", "--device", "cpu", "--model", tiny_t5, "--langs", "es,de", "--per-lang", "3", "--top-k", "5",
@@ -138,11 +95,11 @@ def test_seeded_generation_is_reproducible_across_batch_sizes(cli, db, small_loc
         store_cli("ingest", "locomo", small_locomo_file, "--name", "small")
         store_cli("generate", "queries", "--device", "cpu", "--model", tiny_t5, "--langs", "fr", "--per-lang", "2", "--max-new-tokens", "5",
                   "--seed", "3", "--batch-size", batch, "--limit", "10")
-        outputs.append(generated(store_cli.db))
+        outputs.append(generated_queries(store_cli.db))
     assert outputs[0] == outputs[1] and len(outputs[0]) == 10 * 2
     cli("generate", "queries", "--device", "cpu", "--model", tiny_t5, "--langs", "fr", "--per-lang", "2", "--max-new-tokens", "5",
         "--seed", "4", "--name", "seed4", "--limit", "10")
-    reseeded = generated(db, "seed4")
+    reseeded = generated_queries(db, "seed4")
     assert sum(a[3] != b[3] for a, b in zip(outputs[0], reseeded)) > len(reseeded) // 2
 
 
@@ -166,33 +123,33 @@ def test_interrupted_generation_resumes_without_duplicates(cli, db, small_locomo
         with pytest.raises(KeyboardInterrupt):
             runner.run(store, plan, make(), on_batch=kill_after_two_batches)
     assert rows(db, "SELECT state FROM invocations WHERE step = 'generate'")[0].state == "failed"
-    assert len(generated(db)) == 2 * 3 * 2  # two whole batches of 3 pairs × 2 queries
+    assert len(generated_queries(db)) == 2 * 3 * 2  # two whole batches of 3 pairs × 2 queries
 
     result = cli("generate", "queries", "--device", "cpu", "--model", tiny_t5, "--langs", "es,ru", "--per-lang", "2", "--max-new-tokens", "5",
                  "--batch-size", "3", "--seed", "11", "--limit", "8")
     assert "6 pairs were already done" in result.output
     (inv,) = rows(db, "SELECT state, attempts FROM invocations WHERE step = 'generate'")
     assert (inv.state, inv.attempts) == ("done", 2)
-    resumed = generated(db)
+    resumed = generated_queries(db)
     assert len(resumed) == len(set(r[:3] for r in resumed)) == 8 * 2 * 2
 
     fresh = Cli(tmp_path / "fresh.db")
     fresh("ingest", "locomo", small_locomo_file, "--name", "small")
     fresh("generate", "queries", "--device", "cpu", "--model", tiny_t5, "--langs", "es,ru", "--per-lang", "2", "--max-new-tokens", "5",
           "--batch-size", "3", "--seed", "11", "--limit", "8")
-    assert generated(fresh.db) == resumed
+    assert generated_queries(fresh.db) == resumed
     again = cli("generate", "queries", "--device", "cpu", "--model", tiny_t5, "--langs", "es,ru", "--per-lang", "2", "--max-new-tokens", "5",
                 "--batch-size", "3", "--seed", "11", "--limit", "8")
-    assert "nothing to do" in again.output and len(generated(db)) == len(resumed)
+    assert "nothing to do" in again.output and len(generated_queries(db)) == len(resumed)
 
 
 # --- lexicon backend ----------------------------------------------------------------------------
 
-CORPUS = [
-    {"_id": "d1", "title": "", "text": "Pepper chewed the old cello case."},
-    {"_id": "d2", "title": "", "text": "Yesterday we walked Pepper to the harbour."},
-    {"_id": "d3", "title": "", "text": "Cello lessons start on 12 May."},
-]
+CORPUS = {
+    "d1": "Pepper chewed the old cello case.",
+    "d2": "Yesterday we walked Pepper to the harbour.",
+    "d3": "Cello lessons start on 12 May.",
+}
 LEXICON_ES = """chewed masticó
 old viejo
 old antiguo
@@ -208,11 +165,7 @@ lessons clases
 
 @pytest.fixture
 def tiny_beir(cli, tmp_path) -> Path:
-    folder = tmp_path / "tiny"
-    (folder / "qrels").mkdir(parents=True)
-    (folder / "corpus.jsonl").write_text("".join(json.dumps(d) + "\n" for d in CORPUS), encoding="utf-8")
-    (folder / "queries.jsonl").write_text(json.dumps({"_id": "q1", "text": "who chewed the cello case"}) + "\n")
-    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\n")
+    folder = beir_folder(tmp_path / "tiny", CORPUS, {"q1": "who chewed the cello case"})
     cli("ingest", "beir", folder, "--name", "tiny")
     lexicon = tmp_path / "en-es.txt"
     lexicon.write_text(LEXICON_ES, encoding="utf-8")
@@ -231,7 +184,7 @@ def test_lexicon_output_and_coverage_on_known_passages(cli, db, tiny_beir):
     # d3: violonchelo clases start 12 May                     — 2 translated, 1 not in dictionary, 2 kept
     assert summary["coverage"]["es"] == {"queries": 6, "terms": 28, "translated": 16, "oov": 4, "kept": 8,
                                          "coverage": 0.8}
-    texts = {(ext, idx): t for ext, lang, idx, t in generated(db)}
+    texts = {(ext, idx): t for ext, lang, idx, t in generated_queries(db)}
     assert texts[("d1", 0)] in ("Pepper masticó viejo violonchelo estuche", "Pepper masticó antiguo violonchelo estuche")
     assert texts[("d2", 0)] == texts[("d2", 1)] == "ayer caminó Pepper harbour"
     assert texts[("d3", 0)] == "violonchelo clases start 12 May"
@@ -247,17 +200,16 @@ def test_lexicon_output_and_coverage_on_known_passages(cli, db, tiny_beir):
 
 def test_lexicon_sampling_is_weighted_and_seeded(cli, db, tiny_beir):
     cli("generate", "queries", "--lexicon", f"es={tiny_beir}", "--terms", "2", "--per-lang", "40", "--seed", "1")
-    first = generated(db)
+    first = generated_queries(db)
     assert all(len(t.split()) == 2 for *_, t in first)
     # Every pair of terms appears in passage order; 40 draws use more than one pair per passage.
     assert len({t for ext, _, _, t in first if ext == "d1"}) > 1
     cli("generate", "queries", "--lexicon", f"es={tiny_beir}", "--terms", "2", "--per-lang", "40", "--seed", "1",
         "--name", "again")
-    assert generated(db, "again") == generated(db, "lexicon-es")
+    assert generated_queries(db, "again") == generated_queries(db, "lexicon-es")
 
 
-def test_fixture_acceptance_five_per_passage_and_language(cli, db, fixture_locomo):
-    lexicons = Path(__file__).resolve().parent.parent / "fixtures" / "lexicon"
+def test_fixture_acceptance_five_per_passage_and_language(cli, db, fixture_locomo, lexicons):
     cli("ingest", "locomo", fixture_locomo, "--name", "fixture")
     result = cli("generate", "queries", "--backend", "lexicon", *[a for lang in ("es", "de", "fr", "ru")
                  for a in ("--lexicon", f"{lang}={lexicons / f'en-{lang}.txt'}")], "--json")

@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import generated_queries, make_tiny_t5, snapshot
 from sqlalchemy import text
-from test_generate import generated, make_tiny_t5, snapshot
 
 from xlcli.store import open_store
 
@@ -47,7 +47,7 @@ def test_sigkill_half_way_then_rerun_gives_the_uninterrupted_result(cli, db, sma
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    partial = generated(db)
+    partial = generated_queries(db)
     assert 0 < len(partial) < 16 * 2 * 5, "the run was not interrupted half-way"
     pairs = {}
     for ext, lang, idx, _ in partial:
@@ -55,13 +55,13 @@ def test_sigkill_half_way_then_rerun_gives_the_uninterrupted_result(cli, db, sma
     assert all(found == set(range(5)) for found in pairs.values())  # whole (passage, language) pairs only
 
     subprocess.run(_xlcli(db, *ARGS, "--model", model), check=True, capture_output=True, env=ENV, timeout=300)
-    resumed = generated(db)
+    resumed = generated_queries(db)
     assert len(resumed) == len({r[:3] for r in resumed}) == 16 * 2 * 5
     assert set(partial) <= set(resumed)
     fresh = Cli(tmp_path / "fresh.db")
     fresh("ingest", "locomo", small_locomo_file, "--name", "small")
     subprocess.run(_xlcli(fresh.db, *ARGS, "--model", model), check=True, capture_output=True, env=ENV, timeout=300)
-    assert generated(fresh.db) == resumed
+    assert generated_queries(fresh.db) == resumed
 
 
 @pytest.mark.slow

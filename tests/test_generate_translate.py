@@ -7,18 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import corpus_texts
-from sqlalchemy import text
-
-from xlcli.store import open_store
+from conftest import corpus_texts, rows, snapshot
 
 SPECIAL = ["<pad>", "</s>", "<unk>", "<s>"]
 M2M_LANGS = ["__en__", "__es__", "__de__"]  # no __ru__
-
-
-def rows(db: Path, sql: str, **params):
-    with open_store(db, write=False) as store, store.read() as conn:
-        return conn.execute(text(sql), params).all()
 
 
 def _tokenizer(extra: list[str]):
@@ -124,13 +116,6 @@ def test_m2m100_forces_the_target_language_token(small_store, db, tiny_m2m100):
     assert len(made) == 2 * len(sources)
     for source_id, lang, translated in made:
         assert translated == greedy_by_hand(tiny_m2m100, sources[source_id], f"__{lang}__", 5)
-
-
-def snapshot(db: Path) -> dict:
-    with open_store(db, write=False) as store, store.read() as conn:
-        tables = [r[0] for r in conn.exec_driver_sql(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
-        return {t: conn.exec_driver_sql(f"SELECT * FROM \"{t}\" ORDER BY rowid").all() for t in tables}
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_tiny_bert
+from conftest import make_tiny_bert, snapshot
 
 from xlcli.models import resolve_model
 from xlcli.store import open_store, vectors
@@ -43,15 +43,6 @@ def synthetic_locomo(conversations: int, sessions: int, turns: int, seed: int = 
                "evidence": [f"D{rng.randint(1, sessions)}:{rng.randint(1, turns)}"], "category": 4} for _ in range(5)]
         data.append({"sample_id": f"conv-{c}", "conversation": conversation, "qa": qa})
     return data
-
-
-def table_counts(db: Path) -> dict[str, int]:
-    """Row counts of every table (vec0 / FTS5 shadow tables included): 'the store is unchanged'."""
-    with open_store(db, write=False) as store, store.read() as conn:
-        names = [n for (n,) in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
-        counts = {n: conn.exec_driver_sql(f'SELECT count(*) FROM "{n}"').scalar() for n in names if not n.startswith("sqlite_")}
-        counts["invocation states"] = str(conn.exec_driver_sql("SELECT group_concat(state || attempts) FROM invocations").scalar())
-    return counts
 
 
 def index_vectors(db: Path, name: str) -> dict[int, np.ndarray]:
@@ -131,7 +122,7 @@ def test_bad_input_is_one_line_exit_2_and_leaves_the_store_unchanged(small_store
     no_tokenizer.mkdir()
     shutil.copy(tiny_bert / "config.json", no_tokenizer)
     shutil.copy(tiny_bert / "model.safetensors", no_tokenizer)
-    before = table_counts(db)
+    before = snapshot(db)
     cases = [
         (["--model", tmp_path / "does-not-exist"], "no such directory"),
         (["--model", no_tokenizer], "no tokenizer"),
@@ -149,16 +140,16 @@ def test_bad_input_is_one_line_exit_2_and_leaves_the_store_unchanged(small_store
         assert result.exit_code == 2, (args, result.output)
         lines = [line for line in result.output.splitlines() if line.strip()]
         assert len(lines) == 1 and lines[0].startswith("Error:") and message in lines[0], (args, result.output)
-        assert table_counts(db) == before, args
+        assert snapshot(db) == before, args
     result = small_store("index", "--name", "other", "--dataset", "nope", ok=False)
     assert result.exit_code == 2 and "no dataset 'nope'" in result.output
-    assert table_counts(db) == before
+    assert snapshot(db) == before
 
 
 @pytest.mark.slow
 def test_unknown_hub_id_is_one_line_exit_2(small_store, db):
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    before = table_counts(db)
+    before = snapshot(db)
     proc = subprocess.run(
         [sys.executable, "-c", "from xlcli.cli import main; main()", "--db", str(db), "index", "--name", "x",
          "--model", "no-such-org/no-such-model"],
@@ -167,7 +158,7 @@ def test_unknown_hub_id_is_one_line_exit_2(small_store, db):
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1].startswith("Error: model no-such-org/no-such-model")
     assert "Traceback" not in proc.stderr
-    assert table_counts(db) == before
+    assert snapshot(db) == before
 
 
 def _xlcli(db: Path, *args) -> list[str]:
@@ -204,6 +195,8 @@ def test_kill_9_half_way_then_rerun_gives_the_uninterrupted_result(tmp_path):
         in_table = conn.exec_driver_sql("SELECT count(*) FROM vec_1").scalar()
     assert 0 < entries < total, "the index finished before it could be killed: make the test's work larger"
     assert state == "running" and in_table == entries  # vectors and bookkeeping were committed together
+    with open_store(killed_db, write=False) as store, store.read() as conn:
+        assert conn.exec_driver_sql("SELECT sum(n) FROM vector_blocks").scalar() == entries  # so were the vector blocks
 
     subprocess.run(_xlcli(killed_db, *command), check=True, capture_output=True, env=env)
     subprocess.run(_xlcli(clean_db, *command), check=True, capture_output=True, env=env)
@@ -217,6 +210,13 @@ def test_kill_9_half_way_then_rerun_gives_the_uninterrupted_result(tmp_path):
     assert sorted(resumed) == sorted(clean)
     for pid in clean:
         assert np.array_equal(resumed[pid], clean[pid]), pid
+    blocks = {}
+    for path in (killed_db, clean_db):
+        with open_store(path, write=False) as store, store.read() as conn:
+            row = conn.exec_driver_sql("SELECT * FROM indexes WHERE name = 'tiny'").mappings().one()
+            ids, matrix = vectors.read_blocks(conn, row["id"], row["dim"])
+            blocks[path] = {int(p): v.tolist() for p, v in zip(ids, matrix)}
+    assert blocks[killed_db] == blocks[clean_db] == {pid: v.tolist() for pid, v in clean.items()}
 
 
 @pytest.mark.slow
@@ -270,13 +270,13 @@ def test_a_second_index_process_refuses_while_a_live_one_builds_the_same_index(s
         with open_store(db) as store, store.write() as conn:  # as a live `xlcli index` leaves it mid-build
             conn.execute(text("UPDATE invocations SET state = 'running', pid = :p, host = :h WHERE step = 'index'"),
                          {"p": other.pid, "h": socket.gethostname()})
-        before = table_counts(db)
-        assert before["index_entries"] == 4
+        before = snapshot(db)
+        assert len(before["index_entries"]) == 4
         result = small_store(*command, ok=False)
         lines = [line for line in result.output.splitlines() if line.strip()]
         assert result.exit_code == 2 and len(lines) == 1, result.output
         assert lines[0].startswith("Error:") and f"process {other.pid} on {socket.gethostname()} is running this index step" in lines[0]
-        assert table_counts(db) == before
+        assert snapshot(db) == before
     finally:
         other.kill()
         other.wait()

@@ -7,14 +7,11 @@ import stat
 from pathlib import Path
 
 import pytest
+from conftest import beir_folder, committed_fixture, rows
 from sqlalchemy import text
 
+from xlcli.cli import app
 from xlcli.store import open_store
-
-
-def rows(db: Path, sql: str, **params):
-    with open_store(db, write=False) as store, store.read() as conn:
-        return conn.execute(text(sql), params).all()
 
 
 def test_locomo_passages_queries_qrels(cli, db, small_locomo_file):
@@ -136,7 +133,7 @@ def test_bad_translations_leave_store_unchanged(cli, db, small_locomo_file, tmp_
 
 
 def test_store_problems_are_one_line_errors(cli, db, small_locomo_file, tmp_path):
-    missing_dir = cli.runner.invoke(cli_app(), ["--db", str(tmp_path / "no" / "x.db"), "ingest", "locomo", str(small_locomo_file)])
+    missing_dir = cli.runner.invoke(app, ["--db", str(tmp_path / "no" / "x.db"), "ingest", "locomo", str(small_locomo_file)])
     assert missing_dir.exit_code == 2 and "does not exist" in missing_dir.output
 
     cli("ingest", "locomo", small_locomo_file)
@@ -157,20 +154,9 @@ def test_store_problems_are_one_line_errors(cli, db, small_locomo_file, tmp_path
     assert _store_bytes(db) == before
 
 
-def cli_app():
-    from xlcli.cli import app
-
-    return app
-
-
 def test_beir_folder(cli, db, tmp_path):
-    folder = tmp_path / "mini"
-    (folder / "qrels").mkdir(parents=True)
-    (folder / "corpus.jsonl").write_text(
-        "".join(json.dumps({"_id": f"d{i}", "title": f"T{i}", "text": f"document {i}"}) + "\n" for i in range(4)))
-    (folder / "queries.jsonl").write_text(
-        "".join(json.dumps({"_id": f"q{i}", "text": f"query {i}"}) + "\n" for i in range(3)))
-    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq0\td1\t2\nq0\td2\t1\nq1\td3\t1\n")
+    folder = beir_folder(tmp_path / "mini", {f"d{i}": (f"T{i}", f"document {i}") for i in range(4)},
+                         {f"q{i}": f"query {i}" for i in range(3)}, [("q0", "d1", 2), ("q0", "d2", 1), ("q1", "d3", 1)])
     result = cli("ingest", "beir", folder)
     assert "added 4 passages, 2 queries" in result.output and "without judgements" in result.output
     assert rows(db, "SELECT q.ext_id, p.ext_id, relevance FROM qrels JOIN queries q ON q.id = query_id"
@@ -219,12 +205,10 @@ def test_status_and_sql(small_store, db):
 
 
 def test_bundled_fixtures_ingest(cli, db):
-    from conftest import FIXTURES
-
-    result = cli("ingest", "locomo", FIXTURES / "locomo" / "locomo_fixture.json", "--name", "fx", "--test-conversations", "conv-103,conv-104")
+    result = cli("ingest", "locomo", committed_fixture("locomo/locomo_fixture.json"), "--name", "fx", "--test-conversations", "conv-103,conv-104")
     for phrase in ("zero-padded", "several ids", "extra colon", "names no turn", "does not exist", "without evidence"):
         assert phrase in result.output
-    cli("ingest", "translations", FIXTURES / "locomo" / "translations.jsonl")
+    cli("ingest", "translations", committed_fixture("locomo/translations.jsonl"))
     info = json.loads(cli("status", "--json").output)["datasets"][0]
     assert info["scopes"] >= 4 and info["passages"] >= 600
     originals = sum(n for key, n in info["queries_by_lang_split"].items() if key.startswith("en/"))
@@ -232,9 +216,9 @@ def test_bundled_fixtures_ingest(cli, db):
     for lang in ("es", "de", "fr", "ru"):
         assert sum(n for key, n in info["queries_by_lang_split"].items() if key.startswith(f"{lang}/")) == originals
 
-    cli("ingest", "beir", FIXTURES / "beir", "--name", "beir")
-    cli("ingest", "squad", FIXTURES / "squad" / "xquad.en.json", "--lang", "en", "--name", "xquad")
-    cli("ingest", "squad", FIXTURES / "squad" / "xquad.de.json", "--lang", "de", "--name", "xquad")
+    cli("ingest", "beir", committed_fixture("beir"), "--name", "beir")
+    cli("ingest", "squad", committed_fixture("squad/xquad.en.json"), "--lang", "en", "--name", "xquad")
+    cli("ingest", "squad", committed_fixture("squad/xquad.de.json"), "--lang", "de", "--name", "xquad")
     by_name = {d["name"]: d for d in json.loads(cli("status", "--json").output)["datasets"]}
     assert by_name["beir"]["queries"] == by_name["beir"]["queries_with_qrels"] > 0
     assert by_name["xquad"]["queries_by_lang_split"]["de/test"] == by_name["xquad"]["queries_by_lang_split"]["en/test"]

@@ -6,8 +6,8 @@ import sys
 
 import ir_datasets
 import pytest
-from conftest import Cli
-from evaluated_store import build, rows_dump
+from conftest import Cli, assert_refused, snapshot
+from evaluated_store import build
 from ir_datasets.formats import TsvDocs
 from ir_datasets.util import LocalDownload
 from irds_local import register_local
@@ -25,13 +25,8 @@ def two_datasets(tmp_path_factory) -> Cli:
 
 
 def one_error_line(cli: Cli, *args: str) -> str:
-    before = rows_dump(cli.db)
-    result = cli(*args, ok=False)
-    assert result.exit_code == 2, result.output
-    lines = result.output.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
-    assert rows_dump(cli.db) == before
-    return lines[0]
+    before = snapshot(cli.db)
+    return assert_refused(cli(*args, ok=False), cli.db, before, "Error: ")
 
 
 def test_without_ir_datasets_installed_says_how_to_install(two_datasets, monkeypatch, tmp_path):

@@ -10,8 +10,8 @@ import shutil
 import sqlite3
 
 import pytest
-from conftest import Cli
-from evaluated_store import build, rows_dump
+from conftest import Cli, snapshot
+from evaluated_store import build
 
 
 @pytest.fixture(scope="module")
@@ -190,7 +190,7 @@ def test_compare_worst_limits_and_exports(store):
 
 
 def test_read_only_commands_leave_the_store_unchanged(store):
-    before = rows_dump(store.db)
+    before = snapshot(store.db)
     store("inspect", "conv-b/q1", "--json")
     store("report", "--compare", "bm,tiny", "--format", "json")
-    assert rows_dump(store.db) == before
+    assert snapshot(store.db) == before

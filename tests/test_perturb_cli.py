@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from conftest import rows
 
 from xlcli import seeding
 from xlcli.perturb import layouts, tables
@@ -16,11 +16,6 @@ from xlcli.perturb.protocols import Spec, perturb
 from xlcli.store import open_store
 
 ACCEPTANCE = ("perturb", "--protocol", "ielab", "--variants", "10", "--langs", "en,es,de,fr,ru", "--seed", "1")
-
-
-def rows(db: Path, sql: str, **params) -> list:
-    with open_store(db, write=False) as store, store.read() as conn:
-        return [tuple(r) for r in conn.execute(text(sql), params)]
 
 
 def variant_rows(db: Path, set_name: str | None = None) -> list:

@@ -148,3 +148,30 @@ def test_report_bad_input(small_store, db, args, message):
 def test_report_without_eval_runs(small_store):
     result = small_store("report", ok=False)
     assert result.exit_code == 2 and "no eval runs" in result.output
+
+
+def test_colours_and_latex_marks_come_from_the_values(small_store, db):
+    """Every significant gain is green and every significant loss red in rich, a superscript in LaTeX;
+    nothing else is coloured or marked (the renderers read the cells' values, not their text)."""
+    from xlcli.report import render, tables
+
+    populate_eval(db)
+    with open_store(db, write=False) as store, store.read() as conn:
+        report = tables.build(conn, 1, baseline="minilm-ft")
+    marks = [g.mark for g in report.gains.values() if not math.isnan(g.test.mean_diff)]
+    losses = [g.mark for g in report.gains.values() if g.mark and g.test.mean_diff < 0]
+    assert losses, "the fixture should have significant losses against the best system"
+    _, cells = render.grid(report)
+    styled = [render._rich_cell(c) for row in cells for c in row]
+    assert sum(s.startswith("[red]") for s in styled) == len(losses)
+    assert sum(s.startswith("[green]") for s in styled) == sum(1 for m in marks if m) - len(losses)
+    latex = render.render(report, "latex")
+    body = latex.split("\\caption")[0]
+    assert body.count("$^{**}$") == marks.count("**") and body.count("$^{*}$") == marks.count("*")
+    assert "*)" not in body and "**" not in body.replace("$^{**}$", "")
+
+    score = render.Score(0.5, -0.1234, "**")
+    assert render.plain(score) == "50.0 (-12.3**)" and score.direction == -1
+    assert render.plain(score, mark=lambda m: f"<{m}>") == "50.0 (-12.3<**>)"
+    assert render.Score(0.5, 0.2, "").direction == 0 and render.Score(0.5).direction == 0
+    assert render.plain(render.Drop(-0.05, -0.25)) == "-5.0 (-25%)" and render.plain(render.Drop(-0.05, math.nan)) == "-5.0"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from rewrite_helpers import dump
+from conftest import assert_refused, snapshot
 
 GOOD = "what qué\ndog perro\nname nombre\n"
 
@@ -18,14 +18,8 @@ def store(small_store, tmp_path):
 
 
 def _refused(cli, *args, says: str):
-    before = dump(cli.db)
-    result = cli("rewrite", *map(str, args), ok=False)
-    lines = result.stderr.strip().splitlines()
-    assert result.exit_code == 2, result.output
-    assert len(lines) == 1 and lines[0].startswith("Error:"), result.stderr
-    assert says in lines[0], lines[0]
-    assert "Traceback" not in result.output
-    assert dump(cli.db) == before
+    before = snapshot(cli.db)
+    assert_refused(cli("rewrite", *map(str, args), ok=False), cli.db, before, says)
 
 
 def test_malformed_lexicon_line_is_named(store, tmp_path):

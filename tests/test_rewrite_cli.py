@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import Cli
-from rewrite_helpers import LEXICONS, build_fixture_store, copy_store, rewrites
+from conftest import Cli, copy_store
+from rewrite_helpers import LEXICONS, build_fixture_store, rewrites
 from sqlalchemy import text
 
 from xlcli.rewrite import store as RS

@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-from rewrite_helpers import LEXICONS, build_fixture_store, copy_store, rewrites
+from conftest import copy_store
+from rewrite_helpers import LEXICONS, build_fixture_store, rewrites
 from sqlalchemy import text
 
 from xlcli.store import open_store

@@ -5,16 +5,16 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import beir_folder
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from xlcli import bm25
 from xlcli.models import resolve_model
-from xlcli.search import DenseIndex, knn, top_k
+from xlcli.search import DenseIndex, exact_top_k, knn, top_k
 from xlcli.store import open_store
 from xlcli.store.catalog import resolve_index
 
@@ -35,10 +35,11 @@ def test_top_k_orders_by_score_then_tie_key_even_at_the_cut(rows, cols, k, seed)
 
 
 @pytest.fixture
-def fixture_store(cli, fixture_locomo, tiny_bert):
+def fixture_store(cli, fixture_locomo, fake_model):
+    """The fixture indexed with the fake encoder: exact search vs vec0 is not about the encoder."""
     cli("ingest", "locomo", fixture_locomo, "--name", "fx")
     cli("ingest", "translations", fixture_locomo.parent / "translations.jsonl")
-    cli("index", "--name", "tiny", "--model", tiny_bert, "--device", "cpu")
+    cli("index", "--name", "tiny", "--model", fake_model, "--device", "cpu")
     return cli
 
 
@@ -76,7 +77,7 @@ def test_exact_batch_search_ranks_like_vec0_knn(fixture_store, db):
             swaps += assert_same_ranking(ranking, knn(conn, row, vec, 20))
             compared += 1
         scope_of = dict(conn.exec_driver_sql("SELECT id, scope FROM passages").all())
-    # A random tiny BERT puts every cosine near 0.95, so a few float32 near-ties are expected.
+    # Repeated turns and queries give equal cosines, so a few float32 near-ties are expected.
     assert swaps <= 0.05 * compared
     for q, ranking in zip(queries, within):
         assert {scope_of[p] for p, _ in ranking} == {q.scope}
@@ -89,14 +90,6 @@ def test_identical_passages_tie_and_are_ordered_by_ext_id_descending():
     (ranking,) = index.search(np.array([[1, 0]], dtype=np.float32), ["s"], 2)
     # D1:3 > D1:2 > D1:10 as strings: trec_eval's docno-descending order among the three ties.
     assert [p for p, _ in ranking] == [13, 10]
-
-
-def _beir_folder(root: Path, docs: dict[str, str], queries: dict[str, str]) -> Path:
-    (root / "qrels").mkdir(parents=True)
-    (root / "corpus.jsonl").write_text("".join(json.dumps({"_id": d, "title": "", "text": t}) + "\n" for d, t in docs.items()))
-    (root / "queries.jsonl").write_text("".join(json.dumps({"_id": q, "text": t}) + "\n" for q, t in queries.items()))
-    (root / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join(f"{q}\td1\t1\n" for q in queries))
-    return root
 
 
 def fts5_bm25(docs: dict[str, str], query_terms: list[str], k1: float = 1.2, b: float = 0.75) -> dict[str, float]:
@@ -126,7 +119,7 @@ def test_bm25_scores_follow_the_fts5_formula_and_user_syntax_is_inert(cli, db, t
         "d5": "the park was closed",
         "d6": "quiet morning",
     }
-    cli("ingest", "beir", _beir_folder(tmp_path / "beir", docs, {"q1": "dog park"}), "--name", "tiny-beir")
+    cli("ingest", "beir", beir_folder(tmp_path / "beir", docs, {"q1": "dog park"}), "--name", "tiny-beir")
     cli("index", "--name", "bm", "--bm25")
     with open_store(db, write=False) as store, store.read() as conn:
         row = resolve_index(conn, "bm")
@@ -139,8 +132,8 @@ def test_bm25_scores_follow_the_fts5_formula_and_user_syntax_is_inert(cli, db, t
     assert bm25.match_expression('say "hi" (now)') == '"say" OR "hi" OR "now"'
 
 
-def test_search_command_dense_and_bm25_with_scope(small_store, tiny_bert):
-    small_store("index", "--name", "tiny", "--model", tiny_bert, "--device", "cpu")
+def test_search_command_dense_and_bm25_with_scope(small_store, fake_model):
+    small_store("index", "--name", "tiny", "--model", fake_model, "--device", "cpu")
     small_store("index", "--name", "bm", "--bm25")
     dense = json.loads(small_store("search", "What is the name of Jolene's dog?", "--index", "tiny", "--scope", "conv-a",
                                    "-k", "3", "--json", "--device", "cpu").stdout)
@@ -169,3 +162,56 @@ def test_search_and_eval_refuse_a_half_built_index(small_store):
     small_store("index", "--name", "half", "--bm25", "--shard", "2/2")
     hits = json.loads(small_store("search", "Pepper chewed the cello", "--index", "half", "--json").stdout)
     assert hits[0]["passage"] == "conv-a/D1:3"
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(1, 8), st.integers(1, 120), st.integers(1, 60), st.integers(1, 8), st.integers(0, 2**31 - 1))
+def test_exact_top_k_equals_the_full_sort_with_ties_beyond_the_margin(rows, cols, k, dim, seed):
+    """Small integer vectors: every dot product is exact in float32 whatever the summation order, so
+    the faiss-candidate path must equal sorting every column, ties at the cut included (with few
+    distinct vectors a tie group is often far wider than the candidate margin)."""
+    rng = np.random.default_rng(seed)
+    matrix = np.ascontiguousarray(rng.integers(-1, 2, size=(cols, dim)).astype(np.float32))
+    queries = rng.integers(-1, 2, size=(rows, dim)).astype(np.float32)
+    tie_key = rng.permutation(cols)
+    idx, top = exact_top_k(queries, matrix, tie_key, k)
+    expected_idx, expected_top = top_k(queries @ matrix.T, tie_key, k)
+    assert idx.tolist() == expected_idx.tolist()
+    assert top.tolist() == expected_top.tolist()
+
+
+def test_identical_passages_tie_past_the_candidate_margin_and_keep_ext_id_order():
+    rng = np.random.default_rng(3)
+    n = 400
+    base = rng.standard_normal((5, 32)).astype(np.float32)
+    matrix = base[np.arange(n) % 5]  # 80 copies of each of 5 vectors
+    ext = [f"doc{i:04d}" for i in rng.permutation(n)]
+    ids = np.arange(1000, 1000 + n)
+    index = DenseIndex(ids, [None] * n, ext, matrix)
+    queries = base[:2] + 0.01 * rng.standard_normal((2, 32)).astype(np.float32)
+    for k in (3, 50, 120):
+        for q, ranking in zip(queries, index.search(queries, [None, None], k)):
+            best = int(np.argmax(base @ q / np.linalg.norm(base, axis=1)))
+            copies = sorted((ext[i], int(ids[i])) for i in range(n) if i % 5 == best)[::-1]  # ext id descending
+            assert [p for p, _ in ranking[:80]] == [pid for _, pid in copies][: min(k, 80)]
+            scores = [s for _, s in ranking]
+            assert scores == sorted(scores, reverse=True) and len(set(scores[: min(k, 80)])) == 1
+
+
+def test_exact_search_within_scopes_equals_searching_each_scope_alone():
+    rng = np.random.default_rng(4)
+    n, dim = 900, 16
+    matrix = rng.standard_normal((n, dim)).astype(np.float32)
+    matrix[::7] = matrix[0]  # duplicates across scopes
+    scopes = [f"conv-{i % 3}" for i in range(n)]
+    ext = [f"conv-{i % 3}/D{i}" for i in range(n)]
+    ids = np.arange(n) + 1
+    index = DenseIndex(ids, scopes, ext, matrix)
+    queries = rng.standard_normal((30, dim)).astype(np.float32)
+    q_scopes = [f"conv-{i % 3}" if i % 4 else None for i in range(30)]
+    for q, scope, ranking in zip(queries, q_scopes, index.search(queries, q_scopes, 25)):
+        rows = [i for i in range(n) if scope is None or scopes[i] == scope]
+        alone = DenseIndex(ids[rows], [None] * len(rows), [ext[i] for i in rows], matrix[rows])
+        assert ranking == alone.search(q[None], [None], 25)[0]
+        assert scope is None or {scopes[p - 1] for p, _ in ranking} == {scope}
+    assert index.search(queries[:1], ["no-such-scope"], 5) == [[]]

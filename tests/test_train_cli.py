@@ -7,23 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import rows, snapshot
 from sqlalchemy import text
 
 from xlcli.store import open_store
 
 TINY_ARGS = ("--batch-size", "4", "--max-length", "32", "--lr", "1e-3")
-
-
-def rows(db: Path, sql: str, **params):
-    with open_store(db, write=False) as store, store.read() as conn:
-        return [tuple(r) for r in conn.execute(text(sql), params).all()]
-
-
-def dump(db: Path) -> dict:
-    """Every row of every table: the store's content, independent of WAL checkpoints."""
-    with open_store(db, write=False) as store, store.read() as conn:
-        tables = [n for (n,) in conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"))]
-        return {t: [tuple(r) for r in conn.exec_driver_sql(f'SELECT * FROM "{t}" ORDER BY rowid').all()] for t in tables}
 
 
 @pytest.fixture
@@ -61,8 +50,8 @@ def test_train_registers_checkpoints_that_index_eval_and_sentence_transformers_l
     final = Path(rows(db, "SELECT path FROM models WHERE name = 'tiny-xl'")[0][0])
     for name in ("config.json", "model.safetensors", "tokenizer.json", "modules.json", "1_Pooling/config.json", "sentence_bert_config.json"):
         assert (final / name).is_file(), name
-    assert (final / "trainer_state.pt").is_file()
-    assert not (final.parent / "step-2" / "trainer_state.pt").exists()  # only the newest keeps the optimizer
+    assert (final / "trainer_state.json").is_file() and (final / "trainer_state.safetensors").is_file()
+    assert not (final.parent / "step-2" / "trainer_state.safetensors").exists()  # only the newest keeps the optimizer
 
     cli("index", "--name", "tiny-xl-idx", "--model", "tiny-xl")
     cli("eval", "--index", "tiny-xl-idx", "--langs", "en")
@@ -82,10 +71,10 @@ def test_train_registers_checkpoints_that_index_eval_and_sentence_transformers_l
 def test_rerun_after_finishing_is_nothing_to_do(small_store, db, tiny_bert):
     args = ("train", "--name", "again", "--base", tiny_bert, "--steps", "2", *TINY_ARGS)
     small_store(*args)
-    before = dump(db)
+    before = snapshot(db)
     result = small_store(*args, "--save-every", "1", "--device", "cpu")  # not part of the run's identity
     assert "nothing to do" in result.output
-    after = dump(db)
+    after = snapshot(db)
     assert after.pop("invocations") == before.pop("invocations") and after == before
 
 
@@ -108,10 +97,10 @@ def test_ingest_parallel_and_alignment_objective(small_store, db, tiny_bert, par
 
 
 def test_leakage_is_refused_then_allowed_and_marked(small_store, db, tiny_bert):
-    before = dump(db)
+    before = snapshot(db)
     result = small_store("train", "--name", "leaky", "--base", tiny_bert, "--split", "test", "--steps", "1", *TINY_ARGS, ok=False)
     assert result.exit_code == 2 and "evaluation split" in result.output and "--allow-leakage" in result.output
-    assert dump(db) == before
+    assert snapshot(db) == before
     result = small_store("train", "--name", "leaky", "--base", tiny_bert, "--split", "test", "--allow-leakage", "--steps", "1", *TINY_ARGS)
     assert "KEPT (--allow-leakage" in result.output
     assert rows(db, "SELECT allow_leakage FROM training_runs WHERE name = 'leaky'") == [(1,)]
@@ -152,19 +141,19 @@ def test_hard_negatives_from_a_bm25_index(small_store, db, tiny_bert):
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_leaves_the_store_unchanged(small_store, db, tiny_bert, args, message):
-    before = dump(db)
+    before = snapshot(db)
     result = small_store("train", "--name", "bad", "--base", tiny_bert, *TINY_ARGS, *args, ok=False)
     assert result.exit_code == 2, result.output
     assert message in result.output and result.output.count("Error:") == 1 and "Traceback" not in result.output
-    assert dump(db) == before
+    assert snapshot(db) == before
 
 
 def test_a_name_used_with_other_parameters_is_refused(small_store, db, tiny_bert):
     small_store("train", "--name", "mine", "--base", tiny_bert, "--steps", "1", *TINY_ARGS)
-    before = dump(db)
+    before = snapshot(db)
     result = small_store("train", "--name", "mine", "--base", tiny_bert, "--steps", "1", *TINY_ARGS, "--seed", "5", ok=False)
     assert result.exit_code == 2 and "a training run of that name exists with other parameters (seed: 0 → 5)" in result.output
-    assert dump(db) == before
+    assert snapshot(db) == before
 
 
 def test_bad_parallel_files_are_refused_with_line_numbers(cli, db, small_locomo_file, tmp_path, parallel_files):
@@ -172,14 +161,14 @@ def test_bad_parallel_files_are_refused_with_line_numbers(cli, db, small_locomo_
     src, eng = parallel_files
     short = tmp_path / "short.eng"
     short.write_text("I have a dog.\nI like music.\nMy sister lives in Madrid.\n", encoding="utf-8")
-    before = dump(db)
+    before = snapshot(db)
     result = cli("ingest", "parallel", src, short, "--lang", "es", ok=False)
     assert result.exit_code == 2 and "has 5 lines but" in result.output and "lines 4-5 of" in result.output
     result = cli("ingest", "parallel", src, eng, "--lang", "en", ok=False)
     assert result.exit_code == 2 and "--lang en" in result.output
     result = cli("ingest", "parallel", src, eng, "--lang", "es", "--name", "small", ok=False)
     assert result.exit_code == 2 and "is a locomo dataset" in result.output
-    assert dump(db) == before
+    assert snapshot(db) == before
 
 
 def test_base_can_be_a_registered_checkpoint_and_epochs_set_the_steps(small_store, db, tiny_bert):

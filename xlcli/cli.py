@@ -6,18 +6,52 @@ from pathlib import Path
 
 import typer
 
+try:  # recent typer vendors its own click (typer._click): its exceptions are what the parser raises
+    from typer._click.exceptions import NoArgsIsHelpError, UsageError
+except ImportError:  # pragma: no cover - an older typer on the real click
+    from click.exceptions import NoArgsIsHelpError, UsageError
+
 from xlcli import __version__
-from xlcli.errors import XlcliError
+from xlcli.errors import XlcliError, raising_user_errors
+
+
+def _usage_message(exc: UsageError) -> str:
+    """A parser error as the one line every other mistake is: ``... (see xlcli CMD --help)``."""
+    message = " ".join(exc.format_message().split())
+    path = exc.ctx.command_path if exc.ctx is not None else "xlcli"
+    return f"{message} (see {path} --help)"
 
 
 class _Group(typer.core.TyperGroup):
-    """Turns a user's mistake (XlcliError) anywhere below into one line and exit code 2."""
+    """Turns a user's mistake anywhere below — an XlcliError, or the argument parser's usage
+    error (missing option, bad choice, unknown option, not a number) — into one line on stderr
+    and exit code 2, instead of a traceback or rich's multi-line box."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except NoArgsIsHelpError:
+            raise
+        except UsageError as exc:  # the root's own options (`xlcli --bogus`)
+            if raising_user_errors():
+                raise XlcliError(_usage_message(exc)) from None
+            typer.echo(f"Error: {_usage_message(exc)}", err=True)
+            raise typer.Exit(exc.exit_code) from None
 
     def invoke(self, ctx: typer.Context):
         try:
             return super().invoke(ctx)
         except XlcliError as exc:
+            if raising_user_errors():
+                raise
             typer.echo(f"Error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except NoArgsIsHelpError:
+            raise
+        except UsageError as exc:
+            if raising_user_errors():
+                raise XlcliError(_usage_message(exc)) from None
+            typer.echo(f"Error: {_usage_message(exc)}", err=True)
             ctx.exit(exc.exit_code)
 
 
@@ -69,7 +103,8 @@ def _register() -> None:
     app.add_typer(pipeline.app, name="pipeline")
     app.command("demo")(demo.demo)
     app.command("status")(status.status)
-    app.command("sql")(sql.sql)
+    # A query may start with "--" (an SQL comment): it is the argument, not an unknown option.
+    app.command("sql", context_settings={"ignore_unknown_options": True})(sql.sql)
 
 
 _register()

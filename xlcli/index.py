@@ -1,10 +1,11 @@
 """Build indexes: dense (an encoder's vectors in a vec0 table) and lexical (SQLite FTS5 BM25).
 
 Resumable by construction. The passages of a run are put in a fixed *plan* of batches (sorted by
-length, longest first, ties by passage id — so padding is minimal and the plan is the same on
-every run). Each batch's vectors and its ``index_entries`` rows are written in ONE transaction, so
-a killed run leaves whole batches behind; running the same command again skips them and encodes
-the rest in the very same batches, which gives the same vectors as an uninterrupted run.
+token count, longest first, ties by passage id — so padding is minimal and the plan is the same on
+every run). Each batch's vectors (vec0 rows and one vector block) and its ``index_entries`` rows
+are written in ONE transaction, so a killed run leaves whole batches behind; running the same
+command again skips them and encodes the rest in the very same batches, which gives the same
+vectors as an uninterrupted run.
 
 ``--shard i/n`` splits the passages by ``passage_id % n == i − 1``: n processes (or GPUs) fill the
 same index at once, SQLite's write lock serialising their (short) transactions. The index is
@@ -147,9 +148,14 @@ def _passages(conn: Connection, dataset_id: int, shard: tuple[int, int] | None) 
     return [PassageRow(r.id, r.ext_id, r.scope, f"{r.title} {r.text}" if r.title else r.text) for r in rows]
 
 
-def plan_batches(passages: Sequence[PassageRow], batch_size: int, prefix: str = "") -> list[list[PassageRow]]:
-    """Batches of the same passages are the same on every run: longest first, ties by id."""
-    ordered = sorted(passages, key=lambda p: (-len(prefix) - len(p.text), p.id))
+def plan_batches(passages: Sequence[PassageRow], batch_size: int, prefix: str = "", lengths: Sequence[int] | None = None) -> list[list[PassageRow]]:
+    """Batches of the same passages are the same on every run: longest first, ties by id.
+
+    Length is the encoder's token count when ``lengths`` gives it (one per passage: batches then
+    need almost no padding, see :meth:`xlcli.encoders.Encoder.encode`), else characters.
+    """
+    size = dict(zip((p.id for p in passages), lengths)) if lengths is not None else {p.id: len(prefix) + len(p.text) for p in passages}
+    ordered = sorted(passages, key=lambda p: (-size[p.id], p.id))
     return [ordered[i : i + batch_size] for i in range(0, len(ordered), batch_size)]
 
 
@@ -284,7 +290,11 @@ def build(
             done = _done_ids(conn, row["id"])
         result.already_indexed = sum(1 for p in passages if p.id in done)
         prefix = settings.passage_prefix if settings else ""
-        todo = [b for b in plan_batches(passages, batch_size, prefix) if any(p.id not in done for p in b)]
+        # Token counts are an optional capability of an encoder (see encoders.TextEncoder): without
+        # them batches are sorted by characters.
+        token_lengths = getattr(encoder, "token_lengths", None) if kind == DENSE else None
+        lengths = token_lengths([p.text for p in passages], prefix=prefix) if token_lengths else None
+        todo = [b for b in plan_batches(passages, batch_size, prefix, lengths) if any(p.id not in done for p in b)]
         writer = _dense_writer(store, row, encoder, vectorizer_factory, inv.id) if kind == DENSE else _bm25_writer(store, row, inv.id)
         with optional_bar(show_progress, f"Indexing {name}", result.total) as bar:
             bar.advance(result.already_indexed)
@@ -313,6 +323,7 @@ def _dense_writer(store: Store, row: dict, encoder, vectorizer_factory: Vectoriz
         keep = [i for i, p in enumerate(batch) if p.id in wanted]
         with store.write() as conn:
             vectors.write(conn, table, [batch[i].id for i in keep], [batch[i].scope for i in keep], matrix[keep])
+            vectors.write_block(conn, row["id"], [batch[i].id for i in keep], matrix[keep], invocation_id)
             _add_entries(conn, row["id"], [batch[i].id for i in keep], invocation_id)
 
     return write

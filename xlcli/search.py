@@ -6,9 +6,21 @@ ones; higher is better. Rankings are deterministic: score descending, then passa
 back by trec_eval / ir_measures in the same order.
 
 Exact batch search (:class:`DenseIndex`) reads an index's vectors once, groups them by scope, and
-scores queries with a matrix product in chunks, keeping the top k per query within the query's
-scope (a query without a scope searches every passage). It returns the same rankings as vec0's
-KNN and is much faster for thousands of queries.
+keeps the top k per query within the query's scope (a query without a scope searches every
+passage). It returns the same rankings as vec0's KNN and is much faster for thousands of queries.
+
+How it stays exact at faiss's speed: faiss's brute-force ``knn`` (Johnson et al., "Billion-scale
+similarity search with GPUs", 2017; cache-blocked BLAS products with a fused heap, no score
+matrix) proposes the top ``k + margin`` candidates of each query. Their scores are then computed
+again, one pair at a time, by faiss's ``fvec_inner_product`` kernel: that *canonical* score
+depends on the two vectors only — not on how queries were batched, which changes a BLAS
+product's rounding — so identical passages always tie and the tie rule above applies to them.
+Both scores are float32 dot products of the same unit vectors, so they differ by at most
+``2·γ_d`` (γ_d = d·2⁻²⁴, the summation bound; :data:`_SLACK`). A query whose k-th canonical score
+is not above the worst candidate's search score plus that slack might have a tied or better
+passage outside its candidates (a tie at the k-th score, or rounding); its candidates are doubled
+until the bound holds or every passage is a candidate, so ties at the cut are resolved by ext id
+over the whole scope, never by faiss's arbitrary choice among equal scores.
 """
 
 from __future__ import annotations
@@ -25,8 +37,15 @@ from xlcli.store import Store, vectors
 
 Ranking = list[tuple[int, float]]  # (passage id, score), best first
 
-# Keep a chunk's score matrix near 64 MiB of float32.
-_CHUNK_CELLS = 1 << 24
+# Candidates beyond k per query: enough that a float32 rounding difference (a gap of ~1e-5
+# between the k-th and the (k + margin)-th score) rarely needs a second search.
+_MARGIN = 16
+
+
+def _slack(dim: int) -> float:
+    """Worst difference between two float32 dot products of the same unit vectors (2·γ_d, with room for the norms' rounding)."""
+    gamma = dim * 2.0**-24 / (1 - dim * 2.0**-24)
+    return 2.0 * gamma * 1.001 + 2.0**-23
 
 
 def _normalise(matrix: np.ndarray) -> np.ndarray:
@@ -87,6 +106,45 @@ def top_k(scores: np.ndarray, tie_key: np.ndarray, k: int) -> tuple[np.ndarray, 
     return idx, top
 
 
+def canonical_scores(queries: np.ndarray, matrix: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """``queries[i] · matrix[columns[i, j]]`` by faiss's per-pair kernel (the scores rankings report)."""
+    import faiss
+
+    queries = np.ascontiguousarray(queries, dtype=np.float32)
+    columns = np.ascontiguousarray(columns, dtype=np.int64)
+    out = np.empty(columns.shape, np.float32)
+    if out.size:
+        faiss.fvec_inner_products_by_idx(
+            faiss.swig_ptr(out), faiss.swig_ptr(queries), faiss.swig_ptr(matrix), faiss.swig_ptr(columns),
+            matrix.shape[1], columns.shape[0], columns.shape[1],
+        )
+    return out
+
+
+def exact_top_k(queries: np.ndarray, matrix: np.ndarray, tie_key: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of ``matrix`` (float32, C-contiguous) with the top ``k`` canonical scores per query,
+    ordered by score descending then ``tie_key`` ascending; exact (see the module docstring)."""
+    import faiss
+
+    n = matrix.shape[0]
+    k = min(k, n)
+    slack = _slack(matrix.shape[1])
+    idx = np.zeros((len(queries), k), np.int64)
+    top = np.zeros((len(queries), k), np.float32)
+    pending, width = np.arange(len(queries)), min(n, k + _MARGIN)
+    while len(pending):
+        search_scores, cand = faiss.knn(queries[pending], matrix, width, metric=faiss.METRIC_INNER_PRODUCT)
+        scores = canonical_scores(queries[pending], matrix, cand)
+        order = np.argsort(_sort_key(scores, tie_key[cand]), axis=1)[:, :k]
+        chosen, best = np.take_along_axis(cand, order, axis=1), np.take_along_axis(scores, order, axis=1)
+        # Passages left out scored at most the last candidate's search score, so at most that
+        # plus the slack canonically: below the k-th score means none of them can tie or beat it.
+        safe = np.ones(len(pending), bool) if width == n else best[:, -1].astype(np.float64) > search_scores[:, -1] + slack
+        idx[pending[safe]], top[pending[safe]] = chosen[safe], best[safe]
+        pending, width = pending[~safe], min(n, width * 2)
+    return idx, top
+
+
 class DenseIndex:
     """An index's vectors in memory, grouped by scope, for exact batch search."""
 
@@ -106,16 +164,12 @@ class DenseIndex:
 
     @classmethod
     def load(cls, conn: Connection, index_row) -> DenseIndex:
-        data = vectors.read_all(conn, index_row["vec_table"], index_row["dim"])
-        ext = dict(conn.execute(
-            text("SELECT p.id, p.ext_id FROM index_entries e JOIN passages p ON p.id = e.passage_id WHERE e.index_id = :i"),
-            {"i": index_row["id"]},
-        ).all())
-        return cls(data.passage_ids, data.scopes, [ext[int(pid)] for pid in data.passage_ids], data.matrix)
+        data = vectors.read_index(conn, index_row)
+        return cls(data.passage_ids, data.scopes, data.ext_ids, data.matrix)
 
     def search_arrays(self, queries: np.ndarray, scopes: Sequence[str | None], k: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per query: (passage ids, scores) of its top k within its scope (None: over all passages)."""
-        queries = _normalise(np.asarray(queries, dtype=np.float32))
+        queries = np.ascontiguousarray(_normalise(np.asarray(queries, dtype=np.float32)))
         empty = (np.zeros(0, np.int64), np.zeros(0, np.float32))
         results: list[tuple[np.ndarray, np.ndarray]] = [empty] * len(queries)
         by_scope: dict[str | None, list[int]] = {}
@@ -123,16 +177,12 @@ class DenseIndex:
             by_scope.setdefault(scope, []).append(i)
         for scope, rows in by_scope.items():
             group = self._all if scope is None else self._groups.get(scope)
-            if group is None or len(group.passage_ids) == 0:
+            if group is None or len(group.passage_ids) == 0 or k < 1:
                 continue  # nothing indexed in this scope: empty rankings
-            chunk = max(1, _CHUNK_CELLS // max(len(group.passage_ids), 1))
-            for start in range(0, len(rows), chunk):
-                part = rows[start : start + chunk]
-                scores = queries[part] @ group.matrix.T
-                idx, top = top_k(scores, group.tie_key, k)
-                pids = group.passage_ids[idx]
-                for j, row in enumerate(part):
-                    results[row] = (pids[j], top[j])
+            idx, top = exact_top_k(queries[rows], group.matrix, group.tie_key, k)
+            pids = group.passage_ids[idx]
+            for j, row in enumerate(rows):
+                results[row] = (pids[j], top[j])
         return results
 
     def search(self, queries: np.ndarray, scopes: Sequence[str | None], k: int) -> list[Ranking]:

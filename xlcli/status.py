@@ -6,7 +6,7 @@ import json
 
 from sqlalchemy import Connection, text
 
-from xlcli.store import Store
+from xlcli.store import Store, invocations
 from xlcli.store.invocations import display_state
 
 
@@ -68,13 +68,13 @@ def collect(store: Store) -> dict:
         datasets = [_dataset_summary(conn, ds) for ds in conn.execute(text("SELECT * FROM datasets ORDER BY id")).mappings()]
         models = [dict(r) for r in conn.execute(text(
             "SELECT name, source, dim, pooling, step FROM models ORDER BY id")).mappings()]
-        invocations = [
+        invocation_list = [
             {
                 "id": r["id"], "step": r["step"], "state": display_state(r["state"], r["pid"], r["host"]),
                 "attempts": r["attempts"], "started_at": r["started_at"], "finished_at": r["finished_at"],
                 "params": json.loads(r["params_json"]), "error": r["error"],
             }
-            for r in conn.execute(text("SELECT * FROM invocations ORDER BY id")).mappings()
+            for r in invocations.all_rows(conn)
         ]
         version = _scalar(conn, "SELECT max(version) FROM xlcli_migrations")
-    return {"store": str(store.path), "schema_version": version, "datasets": datasets, "models": models, "invocations": invocations}
+    return {"store": str(store.path), "schema_version": version, "datasets": datasets, "models": models, "invocations": invocation_list}

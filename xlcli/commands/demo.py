@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from xlcli import pipeline
-from xlcli.commands.common import err, out
+from xlcli.commands.common import out
 from xlcli.store import open_store
 
 DEMO_DB = Path("xlcli-demo.db")
@@ -50,12 +50,12 @@ def demo(
     rewritten queries) → report, in ./xlcli-demo.db unless --db is given."""
     root = ctx.find_root()
     db: Path | None = root.obj.db or DEMO_DB
-    study = pipeline.load(demo_config(), overrides=QUICK if quick else None)
+    study = pipeline.load(demo_config(), root.command, overrides=QUICK if quick else None)
     started = time.perf_counter()
     with open_store(db) as store:
-        pipeline.run(store, study, echo=lambda m: err.print(m, markup=False, highlight=False))
+        pipeline.run(store, study, echo=lambda m: out.print(m, markup=False, highlight=False))
     # The off-the-shelf dense retriever is the baseline every other system is compared with.
-    code = pipeline.run_step(db, pipeline.Step(0, 0, "report", ["report", "--measure", measure, "--baseline", "minilm"]))
+    code = pipeline.run_step(study.root, db, pipeline.Step(0, 0, "report", ["report", "--measure", measure, "--baseline", "minilm"]))
     if code:
         raise typer.Exit(code)
     out.print(f"\nDemo finished in {time.perf_counter() - started:.0f} s. The store is [bold]{db.resolve()}[/]; look inside:")

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from xlcli import pipeline
-from xlcli.commands.common import err, out, store_path
+from xlcli.commands.common import out, store_path
 from xlcli.store import open_store
 
 app = typer.Typer(help="Run a whole study from one TOML config (see README: Pipelines).", no_args_is_help=True)
@@ -24,16 +24,16 @@ def _db(ctx: typer.Context, study: pipeline.Study) -> Path:
 @app.command("run")
 def run(ctx: typer.Context, config: Path = typer.Argument(..., help="Study config (TOML).")) -> None:
     """Run the steps the config lists; finished steps are skipped, interrupted ones resume."""
-    study = pipeline.load(config)
+    study = pipeline.load(config, ctx.find_root().command)
     with open_store(_db(ctx, study)) as store:
-        pipeline.run(store, study, echo=lambda m: err.print(m, markup=False, highlight=False))
+        pipeline.run(store, study, echo=lambda m: out.print(m, markup=False, highlight=False))
     out.print(f"Pipeline {config} done; store: {store.path}")
 
 
 @app.command("status")
 def status(ctx: typer.Context, config: Path = typer.Argument(..., help="Study config (TOML).")) -> None:
     """Each step of the config: done, running, interrupted, failed or pending."""
-    study = pipeline.load(config)
+    study = pipeline.load(config, ctx.find_root().command)
     db = _db(ctx, study)
     if not db.exists():
         states = [(step, "pending", None) for step in study.steps]

@@ -17,7 +17,6 @@ def report(
     ctx: typer.Context,
     dataset: str | None = typer.Option(None, "--dataset", help="Dataset (default: the only one)."),
     runs: str | None = typer.Option(None, "--runs", help="Comma-separated eval invocation ids (see `xlcli status`); default: the latest run of each system, language and condition."),
-    latest: bool = typer.Option(True, "--latest", help="Use the latest eval run per system, language and condition (the default)."),
     baseline: str | None = typer.Option(None, "--baseline", help="System (index name) the others are compared with (default: the first)."),
     measure: str = typer.Option("R@10", "--measure", help="Measure to report (one that eval computed)."),
     by: str = typer.Option("language,condition", "--by", help="language,condition (default) or category (LoCoMo)."),

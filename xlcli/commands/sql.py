@@ -1,4 +1,8 @@
-"""``xlcli sql``: run SQL against the store (sqlite-vec loaded), read-only unless --write."""
+"""``xlcli sql``: run SQL against the store (sqlite-vec loaded), read-only unless --write.
+
+Read-only is enforced by SQLite itself (:mod:`xlcli.store.readonly`'s authorizer plus
+``PRAGMA query_only``), not by inspecting the SQL text.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,8 @@ from sqlalchemy.exc import DBAPIError, ResourceClosedError
 
 from xlcli.commands.common import open_existing, out, print_json
 from xlcli.errors import XlcliError
+from xlcli.store.driver import sqlite_module
+from xlcli.store.readonly import read_only_authorizer
 
 
 def sql(
@@ -26,13 +32,18 @@ def sql(
     store = open_existing(ctx, write=write)
     try:
         with (store.write() if write else store.read()) as conn:
+            if not write:
+                conn.connection.driver_connection.set_authorizer(read_only_authorizer())
             try:
                 result = conn.exec_driver_sql(query)
             except DBAPIError as exc:
                 message = str(exc.orig)
-                if "readonly" in message or "read-only" in message or "query_only" in message:
-                    raise XlcliError("the statement would change the store: add --write to allow it") from None
-                raise XlcliError(f"SQL error: {message}") from None
+                if "not authorized" in message or "readonly" in message or "read-only" in message:
+                    raise XlcliError("the statement is not a read (without --write, sql allows SELECT, WITH and "
+                                     "pragmas that only report; not ATTACH, DETACH, load_extension or any write)") from None
+                raise XlcliError(f"SQL error: {' '.join(message.split())}") from None
+            except sqlite_module().Warning as exc:  # "You can only execute one statement at a time."
+                raise XlcliError(f"SQL error: {exc} (give one statement)") from None
             try:
                 columns = list(result.keys())
                 rows = [tuple(row) for row in result]

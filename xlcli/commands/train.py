@@ -14,6 +14,7 @@ from xlcli.commands.ranges import library
 from xlcli.perturb.protocols import PROTOCOLS
 from xlcli.train.config import check_value
 from xlcli.train.sources import pairs_help, parse_pair_sources
+from xlcli.train.translate import parse_lexicons
 
 
 def _checked(name: str):
@@ -49,6 +50,14 @@ def train(
     seed: int = typer.Option(0, "--seed", callback=_checked("seed"), help="Seed of data order, misspellings, negatives and dropout."),
     save_every: int = typer.Option(200, "--save-every", callback=_checked("save_every"), help="Checkpoint every N steps (and at the end)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps (CUDA trains with bf16 autocast)."),
+    lexicon: list[str] = typer.Option([], "--lexicon", help="LANG=PATH: an en→LANG MUSE dictionary, for translated:LANGS pairs and --code-switch (repeatable)."),
+    balance_langs: bool = typer.Option(True, "--balance-langs/--by-size", help="With mixing weights (@W): a source's languages share its weight evenly, or by their sizes."),
+    code_switch: float = typer.Option(0.0, "--code-switch", help="Fraction of an English question's words replaced by translations in random --lexicon languages (CoSDA-ML, Qin et al. 2020), in [0, 1)."),
+    code_switch_queries: float = typer.Option(0.5, "--code-switch-queries", help="Fraction of English questions that --code-switch rewrites."),
+    xl_teaching: float = typer.Option(0.0, "--xl-teaching", help="Weight of cross-lingual self-teaching: KL(English query's scores ‖ its translation's) over the batch (0 = off)."),
+    teacher: str | None = typer.Option(None, "--teacher", help="Frozen model that scores the English side of --xl-teaching (default: the student itself)."),
+    typo_contrast: float = typer.Option(0.0, "--typo-contrast", help="Weight of the multi-positive typo contrast: a query and its misspellings as positives (Sidiropoulos & Kanoulas 2024; 0 = off)."),
+    typo_positives: int = typer.Option(2, "--typo-positives", help="Misspelled variants per query in --typo-contrast."),
     allow_leakage: bool = typer.Option(False, "--allow-leakage", help="Train on evaluation-split material anyway; the run is marked leaky."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
@@ -67,7 +76,9 @@ def train(
         typo_protocol=typo_protocol, self_teaching=self_teaching, align_weight=align_weight, align_pairs=align_pairs, epochs=epochs, steps=steps,
         batch_size=batch_size, lr=lr, warmup=warmup, temperature=temperature, max_length=max_length, grad_accum=grad_accum,
         weight_decay=weight_decay, max_grad_norm=max_grad_norm, seed=seed, allow_leakage=allow_leakage,
-        save_every=save_every, device=device,
+        save_every=save_every, device=device, lexicons=parse_lexicons(lexicon), balance_langs=balance_langs,
+        code_switch=code_switch, code_switch_queries=code_switch_queries, xl_teaching=xl_teaching, teacher=teacher,
+        typo_contrast=typo_contrast, typo_positives=typo_positives,
     )
     with open_for_write(ctx) as store:
         plan = prepare(store, config)
@@ -92,6 +103,9 @@ def _describe(plan) -> None:
     by_source = ", ".join(f"{k} {v:,}" for k, v in summary["pairs_by_source"].items())
     out.print(f"[bold]{summary['run']}[/]: {summary['pairs']:,} pairs ({by_source}) from {summary['dataset']}, "
               f"{summary['steps']} steps on {summary['device']}" + (f" × {summary['world_size']} processes" if summary["world_size"] > 1 else ""))
+    out.print(f"Recipe: {summary['objectives']}.")
+    if summary.get("mix"):
+        out.print("Batches mixed by weight: " + ", ".join(f"{k} {100 * v:.1f}%" for k, v in summary["mix"].items()) + ".")
     if summary["batch_size"] < plan.config.batch_size:
         out.print(f"--batch-size {plan.config.batch_size} is more than the {summary['pairs']} pairs: batches of {summary['batch_size']}.")
     if summary["parallel_pairs"]:

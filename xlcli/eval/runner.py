@@ -61,8 +61,8 @@ def evaluate(
         ext = ext_ids(conn, p.dataset["id"])
     if trec_out is not None:
         check_trec_dir(trec_out)
-    if any(r["kind"] != BM25 for r in p.indexes):
-        from xlcli.encoders import pick_device
+    if device not in ("auto", "cpu") and any(r["kind"] != BM25 for r in p.indexes):
+        from xlcli.encoders import pick_device  # imports torch: only when a device must be checked
 
         pick_device(device)  # a wrong --device is refused here, not as a failed eval invocation
     params = {"indexes": [r["name"] for r in p.indexes], "dataset": p.dataset["name"], "langs": p.langs, "split": split,

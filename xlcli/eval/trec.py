@@ -7,6 +7,7 @@ stored values. A variant's qid is its query's ext id and ``#`` its index in the 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from sqlalchemy import Connection, text
@@ -21,6 +22,12 @@ def check_trec_dir(path: Path) -> None:
         raise XlcliError(f"--trec-out {path}: is a file, expected a directory")
     if not path.exists() and not path.parent.exists():
         raise XlcliError(f"--trec-out {path}: its parent directory {path.parent} does not exist")
+    try:  # made now, before any run is stored, so that a folder that cannot be written is refused first
+        path.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise XlcliError(f"--trec-out {path}: cannot create it ({exc.strerror})") from None
+    if not os.access(path, os.W_OK):
+        raise XlcliError(f"--trec-out {path}: the directory is not writable")
 
 
 def _safe(value: str) -> str:

@@ -11,6 +11,7 @@ from xlcli.errors import XlcliError
 from xlcli.eval.systems import SystemSpec
 from xlcli.rewrite import store as rewrite_store
 from xlcli.rewrite.store import RewriteRun
+from xlcli.train.config import recipe as train_recipe
 
 SystemKey = tuple  # (index_id, rewrite_run_id, fusion_run_id); None where a part is absent
 
@@ -28,6 +29,7 @@ class System:
     augmentation: str
     training_run: str | None
     leakage: bool
+    recipe: str = ""  # the training run's recipe (xlcli.train.config.recipe), "" when untrained
     rewrite_run_id: int | None = None
     rewrite: str | None = None      # the rewrite run's name
     rewrite_description: str = ""   # backend → target (options), e.g. "lexicon → en (lemma, fuzzy, ...)"
@@ -100,7 +102,7 @@ def systems(conn: Connection, keys: set[SystemKey]) -> dict[SystemKey, System]:
     """The system behind each key: the index's model, augmentation and training run, and the rewrite."""
     index_ids = {k[0] for k in keys if k[0] is not None}
     rows = conn.execute(text(
-        "SELECT i.id, i.name, i.kind, i.augmentation_json, m.name AS model, t.name AS run, t.allow_leakage"
+        "SELECT i.id, i.name, i.kind, i.augmentation_json, m.name AS model, t.name AS run, t.allow_leakage, t.config_json"
         " FROM indexes i LEFT JOIN models m ON m.id = i.model_id LEFT JOIN training_runs t ON t.id = m.training_run_id"
         f" WHERE i.id IN ({','.join(str(int(i)) for i in index_ids) or 'NULL'}) ORDER BY i.id"
     )).mappings()
@@ -111,7 +113,8 @@ def systems(conn: Connection, keys: set[SystemKey]) -> dict[SystemKey, System]:
             aug = json.loads(r["augmentation_json"])
             augmentation = ", ".join(f"{k}={v}" for k, v in aug.items() if k in ("generator_run", "generator_runs", "alpha", "fusion"))
         indexes[r["id"]] = dict(index_id=r["id"], name=r["name"], kind=r["kind"], model=r["model"], augmentation=augmentation,
-                                training_run=r["run"], leakage=bool(r["allow_leakage"]), index=r["name"])
+                                training_run=r["run"], leakage=bool(r["allow_leakage"]), index=r["name"],
+                                recipe=train_recipe(json.loads(r["config_json"])) if r["config_json"] else "")
     rewrites = {run.id: run for run in rewrite_store.list_runs(conn)} if any(k[1] for k in keys) else {}
     found = {}
     for key in keys:

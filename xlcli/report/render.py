@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import math
+from dataclasses import dataclass
 
 from rich.console import Group
 from rich.markup import escape
@@ -19,6 +20,33 @@ from rich.text import Text
 from xlcli.report.tables import CLEAN, Report
 
 FORMATS = ("rich", "md", "csv", "json", "latex")
+
+
+@dataclass(frozen=True)
+class Score:
+    """A system's mean, and its gain over the baseline with the significance mark (``*``, ``**``)."""
+
+    mean: float
+    gain: float | None = None
+    mark: str = ""
+
+    @property
+    def direction(self) -> int:
+        """+1 for a significant gain, -1 for a significant loss, 0 when not significant."""
+        if not self.mark or self.gain is None:
+            return 0
+        return 1 if math.copysign(1.0, self.gain) > 0 else -1
+
+
+@dataclass(frozen=True)
+class Drop:
+    """Misspelled − clean: absolute and relative (NaN when the clean mean is 0)."""
+
+    absolute: float
+    relative: float
+
+
+Cell = str | Score | Drop | None  # a label, a measure, a drop, or nothing measured
 
 
 def _pct(value: float) -> str:
@@ -33,18 +61,38 @@ def _condition_label(condition: str) -> str:
     return condition if condition == CLEAN else f"typo:{condition}"
 
 
-def grid(report: Report, langs: list[str] | None = None) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of plain strings: the one layout every text format shares."""
+def _same(text: str) -> str:
+    return text
+
+
+def plain(cell: Cell, esc=_same, mark=_same) -> str:
+    """The text of a cell: ``esc`` escapes text for the format, ``mark`` writes a significance mark
+    (LaTeX makes it a superscript), so no format has to find the mark again in the text."""
+    if cell is None:
+        return ""
+    if isinstance(cell, str):
+        return esc(cell)
+    if isinstance(cell, Drop):
+        relative = "" if math.isnan(cell.relative) else f" ({100 * cell.relative:+.0f}%)"
+        return esc(_signed(cell.absolute) + relative)
+    text = esc(_pct(cell.mean))
+    if cell.gain is not None:
+        text += esc(f" ({_signed(cell.gain)}") + (mark(cell.mark) if cell.mark else "") + ")"
+    return text
+
+
+def grid(report: Report, langs: list[str] | None = None) -> tuple[list[str], list[list[Cell]]]:
+    """Header and rows of cells: the one layout every text format shares."""
     langs = langs or report.langs
     by_category = report.groups != [""]
     if by_category:
         header = ["system", "lang", "condition", *report.groups]
-        rows = []
+        rows: list[list[Cell]] = []
         for system in report.systems:
             for lang in langs:
                 for condition in report.conditions:
-                    cells = [_value(report, system, lang, condition, g) for g in report.groups]
-                    if any(c != "" for c in cells):
+                    cells = [_score(report, system, lang, condition, g) for g in report.groups]
+                    if any(c is not None for c in cells):
                         rows.append([system.label, lang, _condition_label(condition), *cells])
         return header, rows
     header = ["system"]
@@ -58,33 +106,36 @@ def grid(report: Report, langs: list[str] | None = None) -> tuple[list[str], lis
                 columns.append((lang, condition, "drop"))
     rows = []
     for system in report.systems:
-        row = [system.label]
+        row: list[Cell] = [system.label]
         for lang, condition, what in columns:
             if what == "value":
-                row.append(_value(report, system, lang, condition, ""))
+                row.append(_score(report, system, lang, condition, ""))
             else:
                 drop = report.drop(system, lang, condition)
-                row.append("" if drop is None else f"{_signed(drop[0])} ({100 * drop[1]:+.0f}%)" if not math.isnan(drop[1]) else _signed(drop[0]))
+                row.append(None if drop is None else Drop(*drop))
         rows.append(row)
     return header, rows
 
 
-def _value(report: Report, system, lang: str, condition: str, group: str) -> str:
+def _score(report: Report, system, lang: str, condition: str, group: str) -> Score | None:
     cell = report.cell(system, lang, condition, group)
     if cell is None:
-        return ""
-    text = _pct(cell.mean)
+        return None
     gain = report.gains.get((system.key, lang, condition, group))
-    if gain is not None and not math.isnan(gain.test.mean_diff):
-        text += f" ({_signed(gain.test.mean_diff)}{gain.mark})"
-    return text
+    if gain is None or math.isnan(gain.test.mean_diff):
+        return Score(cell.mean)
+    return Score(cell.mean, gain.test.mean_diff, gain.mark)
 
 
-def caption(report: Report) -> str:
+def caption(report: Report, esc=_same, mark=_same) -> str:
+    """The table's legend; ``esc`` and ``mark`` as in :func:`plain`."""
     return (
-        f"{report.measure} ×100. Gains over baseline {report.baseline.name!r} in parentheses; paired t-test over "
-        "queries, Holm-adjusted across the table: * p<0.05, ** p<0.01. A misspelled condition's per-query value is "
-        "the mean over that query's variants; drop = misspelled − clean (relative in %)." + _rewrites(report)
+        esc(f"{report.measure} ×100. Gains over baseline {report.baseline.name!r} in parentheses; paired t-test over "
+            "queries, Holm-adjusted across the table: ") + mark("*") + esc(" p<0.05, ") + mark("**")
+        + esc(" p<0.01. A misspelled condition's per-query value is the mean over that query's variants; "
+              "drop = misspelled − clean (relative in %).")
+        + esc("".join(f" {s.name}: trained with {s.recipe}." for s in report.systems if s.recipe))
+        + esc(_rewrites(report))
     )
 
 
@@ -111,7 +162,7 @@ def render(report: Report, fmt: str, width: int | None = None) -> str | Group:
     header, rows = grid(report)
     if fmt == "md":
         lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-        lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+        lines += ["| " + " | ".join(plain(cell, esc=lambda t: t.replace("|", "\\|")) for cell in row) + " |" for row in rows]
         return "\n".join(lines) + "\n\n" + caption(report) + "\n"
     if fmt == "latex":
         return _latex(header, rows, report)
@@ -140,19 +191,24 @@ def _rich_table(report: Report, langs: list[str], first: bool) -> Table:
     return table
 
 
-def _rich_cell(cell: str) -> str:
+def _rich_cell(cell: Cell) -> str:
     """Significant gains green, significant losses red; everything else as is."""
-    text = escape(cell)
-    if cell.endswith("*)"):
-        return f"[green]{text}[/]" if "(+" in cell else f"[red]{text}[/]"
-    return text
+    text = plain(cell, esc=escape)
+    direction = cell.direction if isinstance(cell, Score) else 0
+    return f"[green]{text}[/]" if direction > 0 else f"[red]{text}[/]" if direction < 0 else text
 
 
-def _latex(header: list[str], rows: list[list[str]], report: Report) -> str:
+def _latex(header: list[str], rows: list[list[Cell]], report: Report) -> str:
     def esc(text: str) -> str:
         for a, b in (("\\", "\\textbackslash{}"), ("&", "\\&"), ("%", "\\%"), ("_", "\\_"), ("#", "\\#"), ("–", "--")):
             text = text.replace(a, b)
-        return text.replace("**", "$^{**}$").replace("*)", "$^{*}$)").replace("$^{*}$$^{*}$", "$^{**}$")
+        return text
+
+    def superscript(mark: str) -> str:
+        return f"$^{{{mark}}}$"
+
+    def cell(value: Cell) -> str:
+        return plain(value, esc=esc, mark=superscript)
 
     lines = [
         "\\begin{table}",
@@ -162,6 +218,6 @@ def _latex(header: list[str], rows: list[list[str]], report: Report) -> str:
         " & ".join(esc(h) for h in header) + " \\\\",
         "\\midrule",
     ]
-    lines += [" & ".join(esc(c) for c in row) + " \\\\" for row in rows]
-    lines += ["\\bottomrule", "\\end{tabular}", f"\\caption{{{esc(caption(report))}}}", "\\end{table}"]
+    lines += [" & ".join(cell(c) for c in row) + " \\\\" for row in rows]
+    lines += ["\\bottomrule", "\\end{tabular}", f"\\caption{{{caption(report, esc, superscript)}}}", "\\end{table}"]
     return "\n".join(lines) + "\n"

@@ -71,7 +71,7 @@ class Report:
             system = by_key[key]
             record = {
                 "system": system.name, "model": system.model, "augmentation": system.augmentation,
-                "training_run": system.training_run, "leakage": system.leakage, "index": system.index,
+                "training_run": system.training_run, "recipe": system.recipe, "leakage": system.leakage, "index": system.index,
                 "rewrite": system.rewrite, "rewrite_description": system.rewrite_description or None, "lang": lang,
                 "condition": condition, "measure": self.measure, "mean": cell.mean, "n": cell.n,
             }

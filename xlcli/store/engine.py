@@ -3,6 +3,12 @@
 The engine uses an extension-capable driver (see :mod:`xlcli.store.driver`), loads sqlite-vec on
 every connection, and runs in WAL mode with foreign keys and a busy timeout so that several
 processes (e.g. ``index --shard``) can share the store. Pending migrations are applied on open.
+
+What is refused before anything is written: a file that is not SQLite, a SQLite database that is
+not an xlcli store (it has tables but no ``xlcli_migrations``), a store of a newer xlcli, a
+read-only file. A *new* store (no file, or a 0-byte one) is created and migrated on open, but a
+command that then ends in a user error (an :class:`XlcliError` out of ``with open_store(...)``)
+while the store still holds no rows leaves the path as it found it: no file, or 0 bytes.
 """
 
 from __future__ import annotations
@@ -41,8 +47,10 @@ def _friendly(exc: BaseException, path: Path) -> XlcliError:
         return XlcliError(f"store {path} is locked by another process: retry when it finishes")
     if "readonly" in message or "read-only" in message:
         return XlcliError(f"store {path} is read-only: make it writable or use another --db")
-    if "not a database" in message or "malformed" in message:
+    if "not a database" in message:
         return XlcliError(f"{path} is not an xlcli store (not a SQLite database)")
+    if "malformed" in message or "corrupt" in message:
+        return XlcliError(f"store {path} is damaged (truncated or corrupt: {message}); restore it from a copy")
     if "unable to open" in message:
         return XlcliError(f"cannot open store {path}: {message}")
     return XlcliError(f"store {path}: {message}")
@@ -51,10 +59,11 @@ def _friendly(exc: BaseException, path: Path) -> XlcliError:
 class Store:
     """A handle on one xlcli database: ``read()`` and ``write()`` give SQLAlchemy connections."""
 
-    def __init__(self, path: Path, engine: Engine, *, writable: bool):
+    def __init__(self, path: Path, engine: Engine, *, writable: bool, created: str | None = None):
         self.path = path
         self.engine = engine
         self.writable = writable
+        self.created = created  # "new" (there was no file) or "empty" (a 0-byte file) when opening made it
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -83,8 +92,33 @@ class Store:
     def __enter__(self) -> Store:
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.dispose()
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if self.created and isinstance(exc, XlcliError) and self._holds_no_rows():
+                self.dispose()
+                _undo_creation(self.path, self.created)
+        finally:
+            self.dispose()
+
+    def _holds_no_rows(self) -> bool:
+        """True when no table but the migration record has a row (nobody has used the new store yet)."""
+        try:
+            with self.engine.connect() as conn:
+                tables = [name for (name,) in conn.exec_driver_sql(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+                    " AND name != 'xlcli_migrations' AND sql NOT LIKE 'CREATE VIRTUAL TABLE%'")]
+                return all(conn.exec_driver_sql(f'SELECT 1 FROM "{t}" LIMIT 1').first() is None for t in tables)
+        except (DBAPIError, sqlite_module().Error):  # unreadable: keep the file rather than guess
+            return False
+
+
+def _undo_creation(path: Path, created: str) -> None:
+    for suffix in ("-wal", "-shm", "-journal"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    if created == "new":
+        path.unlink(missing_ok=True)
+    else:
+        os.truncate(path, 0)
 
 
 def _make_engine(path: Path, *, query_only: bool) -> Engine:
@@ -123,30 +157,77 @@ def open_store(path: str | os.PathLike | None = None, *, write: bool = True, mus
     path = Path(path) if path is not None else default_path()
     if path.exists() and path.is_dir():
         raise XlcliError(f"store path {path} is a directory: give a file path with --db")
+    if path.exists() and not path.is_file():
+        raise XlcliError(f"store path {path} is not a regular file (a device or pipe?): give a file path with --db")
     if not path.parent.exists():
         raise XlcliError(f"cannot create store {path}: directory {path.parent} does not exist")
-    if not path.exists():
+    empty = path.exists() and path.stat().st_size == 0
+    if not path.exists() or empty:
         if must_exist or not write:
-            raise XlcliError(f"no store at {path}: run `xlcli ingest ...` first or point --db / {ENV_VAR} at one")
+            what = f"{path} is an empty file" if empty else f"no store at {path}"
+            raise XlcliError(f"{what}: run `xlcli ingest ...` first or point --db / {ENV_VAR} at one")
     elif write and _is_read_only(path):
         raise XlcliError(f"store {path} is read-only: make it writable or use another --db")
+    if write and _is_read_only(path.parent):
+        # SQLite writes its journal (-wal, -shm) beside the store.
+        raise XlcliError(f"store {path}: its directory {path.parent} is read-only: make it writable or use another --db")
+    if path.exists() and not empty:
+        _check_is_store(path)
+    created = None if path.exists() and not empty else ("empty" if empty else "new")
 
     engine = _make_engine(path, query_only=not write)
-    store = Store(path, engine, writable=write)
+    store = Store(path, engine, writable=write, created=created)
     try:
         _migrate(store)
-    except XlcliError:
-        engine.dispose()
+    except XlcliError as exc:
+        store.__exit__(type(exc), exc, None)
         raise
     except DBAPIError as exc:
-        engine.dispose()
-        raise _friendly(exc, path) from exc
+        error = _friendly(exc, path)
+        store.__exit__(XlcliError, error, None)
+        raise error from exc
     except Exception as exc:  # the driver's own errors, raised before SQLAlchemy wraps them
-        engine.dispose()
         if isinstance(exc, sqlite_module().DatabaseError):
-            raise _friendly(exc, path) from exc
+            error = _friendly(exc, path)
+            store.__exit__(XlcliError, error, None)
+            raise error from exc
+        engine.dispose()
         raise
     return store
+
+
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _check_is_store(path: Path) -> None:
+    """Refuse a file that is not SQLite, or a SQLite database that is not an xlcli store, before
+    the engine's connections (which switch the file to WAL mode) or a migration touch it."""
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(len(_SQLITE_HEADER))
+    except OSError as exc:
+        raise XlcliError(f"cannot open store {path}: {exc.strerror}") from None
+    if header != _SQLITE_HEADER:
+        raise XlcliError(f"{path} is not an xlcli store (not a SQLite database)")
+    module = sqlite_module()
+    side_files = [Path(f"{path}{suffix}") for suffix in ("-wal", "-shm")]
+    had_side_files = [p.exists() for p in side_files]
+    try:
+        conn = module.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            names = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'")}
+        finally:
+            conn.close()
+    except module.Error as exc:
+        # A reader of a WAL-mode file creates its -wal/-shm; a refused file is left as it was.
+        for side, had in zip(side_files, had_side_files):
+            if not had and side.exists() and (side.name.endswith("-shm") or side.stat().st_size == 0):
+                side.unlink(missing_ok=True)
+        raise _friendly(exc, path) from None
+    if names and "xlcli_migrations" not in names:
+        shown = ", ".join(sorted(names)[:3]) + (", ..." if len(names) > 3 else "")
+        raise XlcliError(f"{path} is a SQLite database but not an xlcli store (it holds {shown}): "
+                         "point --db at an xlcli store or at a new file")
 
 
 def _migrate(store: Store) -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Connection, Row, RowMapping, text
 
 from xlcli import __version__
 from xlcli.errors import XlcliError
@@ -105,6 +105,25 @@ def begin(store: Store, step: str, params: dict, *, exclusive: bool = False) -> 
         return Invocation(new_id, step, key, params, False)
 
 
+def snapshot(store: Store, step: str, params: dict) -> dict | None:
+    """The invocation row of (step, params) as it is now, to :func:`restore` after a refused attempt."""
+    with store.read() as conn:
+        row = conn.execute(text("SELECT * FROM invocations WHERE step = :s AND key = :k"),
+                           {"s": step, "k": params_key(params)}).mappings().first()
+    return dict(row) if row is not None else None
+
+
+def restore(store: Store, invocation: Invocation, before: dict | None) -> None:
+    """Put an invocation back as :func:`snapshot` found it: an attempt that ended in a user error
+    (which by contract wrote nothing) leaves no trace, not even a 'failed' row."""
+    with store.write() as conn:
+        if before is None:
+            conn.execute(text("DELETE FROM invocations WHERE id = :id"), {"id": invocation.id})
+            return
+        columns = [c for c in before if c != "id"]
+        conn.execute(text(f"UPDATE invocations SET {', '.join(f'{c} = :{c}' for c in columns)} WHERE id = :id"), before)
+
+
 def finish(store: Store, invocation: Invocation, summary: dict | None = None) -> None:
     invocation.summary = summary or {}
     with store.write() as conn:
@@ -140,6 +159,24 @@ def step(store: Store, name: str, params: dict, *, exclusive: bool = False) -> I
         fail(store, invocation, f"{type(exc).__name__}: {exc}")
         raise
     finish(store, invocation, invocation.summary)
+
+
+def state_of(conn: Connection, invocation_id: int) -> Row | None:
+    """(state, pid, host) of one invocation, read on the caller's connection."""
+    return conn.execute(text("SELECT state, pid, host FROM invocations WHERE id = :i"), {"i": invocation_id}).first()
+
+
+def find(conn: Connection, step: str, params: dict) -> RowMapping | None:
+    """The invocation of ``step`` with ``params`` in any state (state, pid, host, summary_json, error)."""
+    return conn.execute(
+        text("SELECT state, pid, host, summary_json, error FROM invocations WHERE step = :s AND key = :k"),
+        {"s": step, "k": params_key(params)},
+    ).mappings().first()
+
+
+def all_rows(conn: Connection) -> list[RowMapping]:
+    """Every invocation, oldest first (``xlcli status``)."""
+    return conn.execute(text("SELECT * FROM invocations ORDER BY id")).mappings().all()
 
 
 def display_state(state: str, pid: int | None, host: str | None) -> str:

@@ -8,6 +8,19 @@ similarity; :mod:`xlcli.search` ranks by the same cosine.
 sqlite-vec 0.1.9 facts this module respects: the dimension is fixed per table; ``INSERT OR
 REPLACE`` on an existing key fails, so a write deletes then inserts; KNN is
 ``WHERE embedding MATCH ? AND k = ?`` (the ``LIMIT`` form needs SQLite ≥ 3.41) with k ≤ 4096.
+
+Vector blocks (``vector_blocks``, migration 0003) hold the same vectors a second time, one row per
+written batch: ``n`` passage ids and an ``n × dim`` float32 BLOB. vec0 keeps them in chunks that
+can only be read back one row per passage (1.5 s for 100k), which made eval's single pass over an
+index's vectors as slow as the search itself; a block table is read in a few thousand large BLOB
+reads straight into one preallocated array. Why a table and not a sidecar ``.npy`` file: a block is
+written in the *same SQLite transaction* as its vec0 rows and ``index_entries`` (see
+:mod:`xlcli.index`), so a killed run leaves whole batches in both or in neither, a resumed run adds
+the missing batches as new blocks, and copying the store copies everything — no second file to
+keep consistent through crashes, shards writing at once, or ``cp``. The price is storing each
+vector twice (4·dim bytes per passage). Blocks are trusted only when they cover exactly the
+index's entries (:func:`read_index`); otherwise — an index built before migration 0003, or resumed
+across it — the vectors are read from vec0 as before.
 """
 
 from __future__ import annotations
@@ -24,6 +37,7 @@ MAX_K = 4096
 # 384 dimensions), so passages without a scope are stored under '' and read back as None.
 NO_SCOPE = ""
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+_MMAP_BYTES = 1 << 40  # SQLite caps it at its compile-time maximum (often 2 GiB); the rest is read()
 
 
 def table_name(index_id: int) -> str:
@@ -66,11 +80,12 @@ def write(conn: Connection, table: str, passage_ids: Sequence[int], scopes: Sequ
 
 @dataclass
 class Vectors:
-    """All vectors of an index: passage ids, scopes and a float32 matrix, in passage id order."""
+    """All vectors of an index: passage ids, scopes and a float32 matrix, row by row."""
 
     passage_ids: np.ndarray
     scopes: list[str | None]
     matrix: np.ndarray
+    ext_ids: list[str] | None = None  # filled by read_index
 
 
 def read_all(conn: Connection, table: str, dim: int) -> Vectors:
@@ -79,6 +94,74 @@ def read_all(conn: Connection, table: str, dim: int) -> Vectors:
     ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
     matrix = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32).reshape(len(rows), dim) if rows else np.zeros((0, dim), np.float32)
     return Vectors(ids, [None if r[1] == NO_SCOPE else r[1] for r in rows], matrix)
+
+
+def write_block(conn: Connection, index_id: int, passage_ids: Sequence[int], vectors: np.ndarray, invocation_id: int) -> None:
+    """Append one block (a written batch) to ``vector_blocks``, inside the caller's transaction."""
+    if len(passage_ids) == 0:
+        return
+    block = conn.exec_driver_sql(
+        "SELECT coalesce(max(block) + 1, 0) FROM vector_blocks WHERE index_id = ?", (int(index_id),)
+    ).scalar_one()
+    conn.exec_driver_sql(
+        "INSERT INTO vector_blocks (index_id, block, n, passage_ids, vectors, invocation_id) VALUES (?, ?, ?, ?, ?, ?)",
+        (int(index_id), block, len(passage_ids), np.asarray(passage_ids, dtype="<i8").tobytes(),
+         np.ascontiguousarray(vectors, dtype="<f4").tobytes(), int(invocation_id)),
+    )
+
+
+def read_blocks(conn: Connection, index_id: int, dim: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """(passage ids, matrix) from ``vector_blocks`` in block order, or None unless the blocks hold
+    exactly one vector per ``index_entries`` row of the index (else vec0 is the one to read)."""
+    covered = conn.exec_driver_sql(
+        "SELECT coalesce(sum(n), 0), count(*) FROM vector_blocks WHERE index_id = ?", (int(index_id),)
+    ).one()
+    entries = conn.exec_driver_sql("SELECT count(*) FROM index_entries WHERE index_id = ?", (int(index_id),)).scalar_one()
+    if covered[0] != entries or covered[1] == 0:
+        return None
+    total = int(covered[0])
+    ids = np.empty(total, np.int64)
+    matrix = np.empty((total, dim), np.float32)
+    flat, pos = matrix.reshape(-1), 0
+    # A block's BLOB spans a chain of overflow pages; through the memory map SQLite copies them
+    # from the OS page cache instead of one read() call per page (several times faster at 1M).
+    previous = conn.exec_driver_sql("PRAGMA mmap_size").scalar()
+    conn.exec_driver_sql(f"PRAGMA mmap_size = {_MMAP_BYTES}")
+    try:
+        cursor = conn.exec_driver_sql("SELECT n, passage_ids, vectors FROM vector_blocks WHERE index_id = ? ORDER BY block", (int(index_id),))
+        for n, id_blob, vec_blob in cursor:
+            if len(vec_blob) != 4 * n * dim or len(id_blob) != 8 * n:
+                raise RuntimeError(f"vector_blocks of index {index_id}: a block does not hold {n} × {dim} vectors")
+            ids[pos : pos + n] = np.frombuffer(id_blob, dtype="<i8")
+            flat[pos * dim : (pos + n) * dim] = np.frombuffer(vec_blob, dtype="<f4")
+            pos += n
+    finally:
+        conn.exec_driver_sql(f"PRAGMA mmap_size = {int(previous or 0)}")
+    if len(np.unique(ids)) != total:  # a passage written twice: the blocks are not the index's vectors
+        return None
+    return ids, matrix
+
+
+def read_index(conn: Connection, index_row) -> Vectors:
+    """Every vector of a dense index with its passage's scope and ext id: from its blocks when they
+    are complete (block order), else from its vec0 table (passage id order). Eval's one read."""
+    found = read_blocks(conn, index_row["id"], index_row["dim"])
+    data = read_all(conn, index_row["vec_table"], index_row["dim"]) if found is None else Vectors(found[0], [], found[1])
+    # One pass over the index's entries in passage id order (the primary key's), mapped to rows;
+    # through the driver's cursor: plain tuples, half the time of result rows for a million entries.
+    rows = conn.connection.driver_connection.execute(
+        "SELECT e.passage_id, p.ext_id, p.scope FROM index_entries e JOIN passages p ON p.id = e.passage_id"
+        " WHERE e.index_id = ? ORDER BY e.passage_id", (int(index_row["id"]),)
+    ).fetchall()
+    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    at = np.searchsorted(ids, data.passage_ids)
+    if len(at) and ((at >= len(ids)).any() or not np.array_equal(ids[at], data.passage_ids)):
+        raise RuntimeError(f"index {index_row['id']}: vectors without an index entry")
+    positions = at.tolist()
+    data.ext_ids = [rows[i][1] for i in positions]
+    if found is not None:
+        data.scopes = [rows[i][2] for i in positions]
+    return data
 
 
 def knn(conn: Connection, table: str, query: np.ndarray, k: int, scope: str | None = None) -> list[tuple[int, float]]:

@@ -13,12 +13,14 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
+from typing import ClassVar
 
 from xlcli.errors import XlcliError
 from xlcli.store.invocations import params_key
 from xlcli.train.sources import PairSource
 
 TRAIN_SPLIT = "train"
+DEFAULT_WEIGHT = 1.0  # the mixing weight of a source given without one, when others have one
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -83,11 +85,23 @@ class TrainConfig:
     max_grad_norm: float = 1.0
     seed: int = 0
     allow_leakage: bool = False
+    # Cross-lingual objectives (issue 13); left out of the key at their defaults, so runs made
+    # before they existed keep their keys.
+    balance_langs: bool = True  # languages of a weighted source share its weight evenly (else by size)
+    lexicons: tuple[tuple[str, str], ...] = ()  # (lang, path) of the en→xx MUSE dictionaries
+    code_switch: float = 0.0  # fraction of an English question's words switched (CoSDA-ML)
+    code_switch_queries: float = 0.5  # fraction of English questions that are code-switched
+    xl_teaching: float = 0.0  # weight of the cross-lingual self-teaching KL (0 = off)
+    teacher: str | None = None  # frozen model whose English scores teach (None = the student itself)
+    typo_contrast: float = 0.0  # weight of the multi-positive typo contrast (0 = off)
+    typo_positives: int = 2  # misspelled variants per query in the typo contrast
     # Not part of the key (see the module docstring).
     save_every: int = 200
     device: str = field(default="auto", compare=False)
 
     NOT_IN_KEY = ("save_every", "device")
+    KEY_IF_SET: ClassVar[dict] = {"balance_langs": True, "lexicons": [], "code_switch": 0.0, "code_switch_queries": 0.5, "xl_teaching": 0.0,
+                  "teacher": None, "typo_contrast": 0.0, "typo_positives": 2}
 
     def validated(self) -> TrainConfig:
         """Check every value (one clear error each); fill the defaults that depend on others."""
@@ -99,9 +113,28 @@ class TrainConfig:
             raise XlcliError("give either --epochs or --steps, not both")
         for name in CHECKS:
             check_value(name, getattr(self, name))
+        cross_lingual = [
+            (0.0 <= self.code_switch < 1.0, f"--code-switch {self.code_switch:g}: give the fraction of words to switch, in [0, 1) (CoSDA-ML uses 0.3-0.5)"),
+            (0.0 < self.code_switch_queries <= 1.0,
+             f"--code-switch-queries {self.code_switch_queries:g}: give the fraction of English questions to switch, in (0, 1]"),
+            (self.code_switch == 0.0 or bool(self.lexicons),
+             "--code-switch needs the dictionaries of the languages to switch into: give --lexicon LANG=PATH (e.g. es=muse/en-es.txt)"),
+            (self.xl_teaching >= 0, f"--xl-teaching {self.xl_teaching:g}: give a weight >= 0 (0 = off)"),
+            (self.teacher is None or self.xl_teaching > 0, "--teacher scores the English side of --xl-teaching: give --xl-teaching W too"),
+            (self.typo_contrast >= 0, f"--typo-contrast {self.typo_contrast:g}: give a weight >= 0 (0 = off)"),
+            (1 <= self.typo_positives <= 16, f"--typo-positives {self.typo_positives}: give 1 to 16 misspelled variants per query"),
+        ]
+        for ok, message in cross_lingual:
+            if not ok:
+                raise XlcliError(message)
+        from xlcli.train.translate import check_languages
+
+        for source in self.pairs:
+            if source.kind == "translated":
+                check_languages(tuple(lang for lang, _ in self.lexicons), source.langs, f"--pairs {source.spec}")
         if self.self_teaching and self.typo_aware == 0.0:
             raise XlcliError("--self-teaching needs misspelled queries: give --typo-aware P (the paper uses 0.5)")
-        if self.typo_aware > 0.0:
+        if self.typo_aware > 0.0 or self.typo_contrast > 0.0:
             from xlcli.train.typos import check_protocol
 
             check_protocol(self.typo_protocol)
@@ -111,11 +144,40 @@ class TrainConfig:
         data = asdict(self)
         data["pairs"] = [source.spec for source in self.pairs]
         data["parallel"] = list(self.parallel)
+        data["lexicons"] = [f"{lang}={path}" for lang, path in self.lexicons]
         return data
 
     def key_params(self) -> dict:
-        return {k: v for k, v in self.as_dict().items() if k not in self.NOT_IN_KEY}
+        return {k: v for k, v in self.as_dict().items()
+                if k not in self.NOT_IN_KEY and not (k in self.KEY_IF_SET and v == self.KEY_IF_SET[k])}
+
+    def objectives(self) -> str:
+        """The recipe in a few words, for the report's system description and the CLI."""
+        return recipe(self.as_dict())
 
     @property
     def key(self) -> str:
         return params_key(self.key_params())
+
+
+def recipe(config: dict) -> str:
+    """A training run's recipe in a few words, from its stored ``config_json`` (or :meth:`TrainConfig.as_dict`)."""
+    get = config.get
+    parts = [",".join(get("pairs") or [])]
+    if get("typo_aware"):
+        parts.append(f"typo-aware {get('typo_aware'):g}")
+    if get("self_teaching"):
+        parts.append("self-teaching")
+    if get("code_switch"):
+        parts.append(f"code-switch {get('code_switch'):g}")
+    if get("xl_teaching"):
+        parts.append(f"xl-teaching {get('xl_teaching'):g}" + (f" from {get('teacher')}" if get("teacher") else ""))
+    if get("typo_contrast"):
+        parts.append(f"typo-contrast {get('typo_contrast'):g}×{get('typo_positives', 2)}")
+    if get("parallel") or get("align_pairs"):
+        parts.append(f"align {get('align_weight', 1.0):g}")
+    if get("hard_negatives"):
+        parts.append(f"hard negatives {get('hard_negatives')}")
+    if get("steps"):
+        parts.append(f"{get('steps')} steps × {get('batch_size')}")
+    return "; ".join(parts)

@@ -25,7 +25,7 @@ import numpy as np
 
 from xlcli.datasets.parallel import ParallelSentence
 from xlcli.seeding import derive_seed
-from xlcli.train import checkpoints, losses
+from xlcli.train import checkpoints, losses, mixing
 from xlcli.train.batching import CALL_OVERHEAD, embed_grouped
 from xlcli.train.config import TrainConfig
 from xlcli.train.distributed import Distributed
@@ -39,6 +39,9 @@ class TrainData:
     parallel: list[ParallelSentence] = field(default_factory=list)
     # Hard negatives per pair index: (passage id, passage text), best first.
     negatives: dict[int, list[tuple[int, str]]] = field(default_factory=dict)
+    mix: dict | None = None  # stratum (source, lang) → share (xlcli.train.mixing); None = by size
+    translator: object = None  # xlcli.train.translate.WordTranslator, for --code-switch
+    teacher: object = None  # a frozen Encoder scoring the English side of --xl-teaching (None = the student)
 
 
 @dataclass
@@ -87,7 +90,7 @@ class Trainer:
         self.on_step, self.on_checkpoint, self.on_start = on_step, on_checkpoint, on_start
         self.device = str(encoder.device)
         self.autocast_dtype = torch.bfloat16 if self.device.startswith("cuda") else None
-        self.pair_stream = Stream([(p.source, p.lang) for p in data.pairs], config.seed, salt=1)
+        self.pair_stream = mixing.stream(data.pairs, data.mix, config.seed, salt=1)
         self.parallel_stream = (
             Stream([s.lang for s in data.parallel], config.seed, salt=2) if data.parallel and config.align_weight > 0 else None
         )
@@ -187,8 +190,9 @@ class Trainer:
         config = self.config
         indices = self.pair_stream.batch(micro, self.batch_size)
         batch = [self.data.pairs[i] for i in indices]
-        clean = [self.query_prefix + p.query for p in batch]
-        variants = self.typos.variants([p.query for p in batch], [p.lang for p in batch], micro) if self.typos else [None] * len(batch)
+        texts, english = self._code_switched(batch, micro)
+        clean = [self.query_prefix + t for t in texts]
+        variants = self.typos.variants(texts, [p.lang for p in batch], micro) if self.typos else [None] * len(batch)
         if not config.self_teaching:
             # Typo-aware training (Zhuang & Zuccon, EMNLP 2021): train on the variant instead.
             clean = [self.query_prefix + v if v is not None else q for q, v in zip(clean, variants)]
@@ -212,6 +216,16 @@ class Trainer:
                 else:
                     out["self_teaching"] = logits.sum() * 0.0
                 total = total + out["self_teaching"]
+            if config.xl_teaching > 0:
+                # The query a row is trained with: its misspelling under self-teaching, else q (already misspelled when typo-aware).
+                student_logits = logits.clone()
+                if config.self_teaching and typo_rows:
+                    student_logits[typo_rows] = typo_logits
+                out["xl_teaching"] = self._xl_teaching(student, batch, english, student_logits, p, passages, mask)
+                total = total + config.xl_teaching * out["xl_teaching"]
+            if config.typo_contrast > 0:
+                out["typo_contrast"] = self._typo_contrast(student, batch, texts, q, micro)
+                total = total + config.typo_contrast * out["typo_contrast"]
             if config.align_pairs and config.align_weight > 0:
                 # Reimers & Gurevych on the batch's own translations: a translated (or lexicon-
                 # generated) query is pulled onto the frozen teacher's embedding of its English side.
@@ -237,6 +251,57 @@ class Trainer:
                 total = total + config.align_weight * out["align"]
         out["total"] = total
         return out
+
+    def _code_switched(self, batch: list[Pair], micro: int) -> tuple[list[str], list[str | None]]:
+        """The batch's query texts — English ones code-switched (CoSDA-ML, seeded per example) with
+        probability ``code_switch_queries`` — and each row's English source (None if unknown)."""
+        config, translator = self.config, self.data.translator
+        texts, english = [], []
+        for j, pair in enumerate(batch):
+            text, source = pair.query, (pair.en_query if pair.lang != "en" else None)
+            if config.code_switch > 0 and pair.lang == "en" and translator is not None:
+                draw = random.Random(derive_seed(config.seed, "code-switch", micro, j))
+                if draw.random() < config.code_switch_queries:
+                    switched, n = translator.code_switch(pair.query, config.code_switch, draw.getrandbits(62))
+                    if n:
+                        text, source = switched, pair.query
+            texts.append(text)
+            english.append(source)
+        return texts, english
+
+    def _xl_teaching(self, student, batch, english, student_logits, p, passages, mask):
+        """Cross-lingual self-teaching: KL(English scores, stopped ‖ the foreign query's) over the batch's passages."""
+        rows = [j for j, source in enumerate(english) if source is not None]
+        if not rows:
+            return student_logits.sum() * 0.0
+        teacher = self.data.teacher
+        with self.torch.no_grad():
+            if teacher is None:
+                e = self._embed(student, [self.query_prefix + english[j] for j in rows])
+                target = losses.scores(e, p.detach(), self.config.temperature, mask[rows])
+            else:
+                tq, tp = teacher.config.query_prefix, teacher.config.passage_prefix
+                raw = [text[len(self.passage_prefix):] for text in passages]
+                e = self._embed(teacher, [tq + english[j] for j in rows])
+                target = losses.scores(e, self._embed(teacher, [tp + text for text in raw]), self.config.temperature, mask[rows])
+        return losses.cross_lingual_kl(target, student_logits[rows])
+
+    def _typo_contrast(self, student, batch, texts, q, micro):
+        """Multi-positive typo contrast: each query with its misspelled variants as positives of one another."""
+        torch = self.torch
+        labels, extra = list(range(len(batch))), []
+        for j, (pair, text) in enumerate(zip(batch, texts)):
+            for variant in self.typos.several(text, pair.lang, micro, j, self.config.typo_positives):
+                labels.append(j)
+                extra.append(self.query_prefix + variant)
+        if not extra:
+            return q.sum() * 0.0
+        embeddings = torch.cat([q, self._embed(student, extra)])
+        label_tensor = torch.tensor(labels, device=embeddings.device)
+        groups = [batch[j].group for j in labels]
+        # Two languages of one question are not each other's negatives (nor positives).
+        exclude = torch.tensor([[a == b for b in groups] for a in groups], device=embeddings.device)
+        return losses.multi_positive_contrast(embeddings, label_tensor, self.config.temperature, exclude)
 
     def _step(self, model, student, teacher, optimizer, scheduler, step: int) -> dict[str, float]:
         torch, config = self.torch, self.config

@@ -137,7 +137,7 @@ class PairSet:
 
 
 def build(conn: Connection, dataset: dict, sources: tuple[PairSource, ...], *, split: str = TRAIN_SPLIT,
-          allow_leakage: bool = False, holdout_: Holdout | None = None) -> PairSet:
+          allow_leakage: bool = False, holdout_: Holdout | None = None, seed: int = 0, translator=None) -> PairSet:
     """Pairs of every source, deduplicated, passed through :func:`guard`; an empty source is an error."""
     check_split(conn, dataset, split, allow_leakage)
     held = holdout_ if holdout_ is not None else holdout(conn, dataset["id"])
@@ -145,7 +145,7 @@ def build(conn: Connection, dataset: dict, sources: tuple[PairSource, ...], *, s
     seen: set[tuple[str, int]] = set()
     leaks: Counter = Counter()
     counts: dict[str, int] = {}
-    ctx = SourceContext(conn, dataset, split)
+    ctx = SourceContext(conn, dataset, split, seed=seed, translator=translator)
     for source in sources:
         found = PAIR_SOURCES[source.kind].build(ctx, source)
         kept, source_leaks = guard(found, held, allow_leakage)

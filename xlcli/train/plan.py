@@ -18,8 +18,8 @@ from pathlib import Path
 from xlcli.errors import XlcliError
 from xlcli.store import Store, invocations
 from xlcli.store.catalog import resolve_dataset
-from xlcli.train import checkpoints, runs
-from xlcli.train.config import TrainConfig
+from xlcli.train import checkpoints, mixing, runs
+from xlcli.train.config import DEFAULT_WEIGHT, TrainConfig
 from xlcli.train.distributed import Distributed, finish_distributed, init_distributed, training_device
 from xlcli.train.loop import TrainData, Trainer, total_steps
 from xlcli.train.pairs import PairSet, build, guard, holdout, sentence_keys
@@ -42,6 +42,7 @@ class Plan:
     batch_size: int = 0  # the micro-batch actually used (--batch-size, at most the number of pairs)
     device: str = "cpu"
     dist: Distributed = field(default_factory=Distributed)
+    mix: dict = field(default_factory=dict)  # "source:lang" → realised share of the run's draws (mixing weights only)
 
     def summary(self) -> dict:
         leaks = Counter(self.pair_set.leaks if self.pair_set else {}) + self.parallel_leaks
@@ -60,6 +61,8 @@ class Plan:
             "device": self.device,
             "world_size": self.dist.world,
             "output_dir": str(self.run_dir),
+            "objectives": self.config.objectives(),
+            **({"mix": self.mix} if self.mix else {}),
         }
 
 
@@ -80,7 +83,9 @@ def prepare(store: Store, config: TrainConfig) -> Plan:
 
         _, plan.base_settings = resolve_model(conn, config.base)
         held = holdout(conn, dataset["id"])
-        plan.pair_set = build(conn, dataset, config.pairs, split=config.split, allow_leakage=config.allow_leakage, holdout_=held)
+        translator = _translator(conn, config, dataset)
+        plan.pair_set = build(conn, dataset, config.pairs, split=config.split, allow_leakage=config.allow_leakage, holdout_=held,
+                              seed=config.seed, translator=translator)
         parallel = []
         if config.parallel:
             from xlcli.train import alignment_data
@@ -97,12 +102,19 @@ def prepare(store: Store, config: TrainConfig) -> Plan:
         if config.batch_size > len(plan.pair_set.pairs):
             # A batch larger than the data would only repeat pairs (masked out as negatives anyway).
             plan.batch_size = len(plan.pair_set.pairs)
-        plan.data = TrainData(plan.pair_set.pairs, parallel)
+        plan.data = TrainData(plan.pair_set.pairs, parallel, translator=translator,
+                              mix=mixing.shares(plan.pair_set.pairs, config.pairs, DEFAULT_WEIGHT, config.balance_langs))
+        _check_english_sources(config, plan.data.pairs)
+        if config.teacher is not None:
+            from xlcli.models import resolve_model
+
+            _, teacher_settings = resolve_model(conn, config.teacher)
+            plan.data.teacher = load_teacher(teacher_settings, "cpu")
         if config.hard_negatives:
             from xlcli.train.negatives import mine
 
             plan.data.negatives = mine(conn, config.hard_negatives, dataset, plan.data.pairs, depth=max(30, 4 * config.negatives_per_query))
-    if config.typo_aware > 0:
+    if config.typo_aware > 0 or config.typo_contrast > 0:  # the typo contrast misspells every query, whatever p
         from xlcli.train.typos import TypoMaker
 
         plan.typos = TypoMaker(config.typo_protocol, config.typo_aware, config.seed, sorted({p.lang for p in plan.data.pairs}))
@@ -110,15 +122,67 @@ def prepare(store: Store, config: TrainConfig) -> Plan:
     plan.dist = Distributed.from_env()
     plan.device = training_device(config.device, plan.dist)
     plan.steps = total_steps(config, len(plan.data.pairs), plan.dist.world, plan.batch_size)
+    # Before anything is trained, registered or loaded: the folder's checkpoints must be this run's.
+    checkpoints.check_run(plan.run_dir, config.key, plan.steps)
+    if plan.data.mix is not None:
+        draws = plan.steps * config.grad_accum * plan.dist.world * plan.batch_size
+        stream = mixing.stream(plan.data.pairs, plan.data.mix, config.seed, salt=1)  # the Trainer's stream
+        plan.mix = {source: round(share, 4) for (source, _lang), share in stream.realised(draws).items()}
+    if plan.data.teacher is not None:
+        plan.data.teacher.model.to(plan.device)
+        plan.data.teacher.device = plan.device
     plan.encoder = load_student(plan.base_settings, plan.device)
     return plan
 
 
-def _check_not_running_elsewhere(conn, run) -> None:
-    """Two processes training one run would write the same checkpoint folder."""
+def _translator(conn, config: TrainConfig, dataset: dict):
+    """The en→xx word translator of ``--lexicon`` (names learnt from the dataset's passages), or None."""
+    if not config.lexicons:
+        return None
     from sqlalchemy import text
 
-    row = conn.execute(text("SELECT state, pid, host FROM invocations WHERE id = :i"), {"i": run["invocation_id"]}).first()
+    from xlcli.train.translate import WordTranslator
+
+    passages = [t for (t,) in conn.execute(text("SELECT text FROM passages WHERE dataset_id = :d ORDER BY id"), {"d": dataset["id"]})]
+    return WordTranslator.read(config.lexicons, passages)
+
+
+def _check_english_sources(config: TrainConfig, pairs) -> None:
+    """Cross-lingual self-teaching needs foreign queries whose English source is known."""
+    if config.xl_teaching > 0 and config.code_switch == 0 and not any(p.en_query is not None and p.lang != "en" for p in pairs):
+        raise XlcliError(
+            f"--xl-teaching: none of the pairs of --pairs {','.join(s.spec for s in config.pairs)} has a known English source; "
+            "add human translations (queries:es,...), translate-train pairs (translated:es,... with --lexicon) or --code-switch")
+
+
+def load_teacher(settings, device: str):
+    """A frozen encoder (eval mode, no gradients) for the English side of --xl-teaching."""
+    encoder = load_student(settings, device)
+    encoder.model.eval()
+    for parameter in encoder.model.parameters():
+        parameter.requires_grad_(False)
+    return encoder
+
+
+def _store_translated(conn, plan: Plan, invocation_id: int) -> int:
+    """The translate-train questions as ``queries`` rows (translator ``lexicon:<sha>``, linked to
+    their English source, qrels copied); present rows are kept, so a re-run adds nothing."""
+    from xlcli.datasets.translations import Translation
+    from xlcli.ingest import write_translations
+    from xlcli.train.translate import translator_name
+
+    added = 0
+    for lang, lexicon in sorted(plan.data.translator.lexicons.items()):
+        found = {(p.ext_id, p.query) for p in plan.data.pairs if p.source == f"translated:{lang}"}
+        rows = [Translation(ext_id, lang, query, where="translate-train") for ext_id, query in sorted(found)]
+        if rows:
+            added += write_translations(conn, plan.dataset["id"], rows, translator=translator_name(lexicon), invocation_id=invocation_id)[0]
+    return added
+
+
+def _check_not_running_elsewhere(conn, run) -> None:
+    """Two processes training one run would write the same checkpoint folder."""
+    row = invocations.state_of(conn, run["invocation_id"])
     if row is not None and invocations.display_state(row.state, row.pid, row.host) == "running" and row.pid != os.getpid():
         raise XlcliError(f"--name {run['name']}: that run is being trained right now by process {row.pid} on {row.host}; "
                          "wait for it, or stop it and run this command again to resume")
@@ -163,7 +227,10 @@ def execute(store: Store, plan: Plan, *, progress: bool = True) -> Result:
         from xlcli.models import register_model
 
         with store.write() as conn:
-            run_id = runs.start(conn, config, dataset_id=plan.dataset["id"], output_dir=plan.run_dir, invocation_id=inv.id)
+            run_id = runs.start(conn, config, dataset_id=plan.dataset["id"], output_dir=plan.run_dir, invocation_id=inv.id,
+                                extra={"realised_mix": plan.mix} if plan.mix else None)
+            if plan.data.translator is not None:
+                result.summary["translated_queries_added"] = _store_translated(conn, plan, inv.id)
             base_id = register_model(conn, plan.base_settings, plan.encoder.dim, invocation_id=inv.id)
 
         def on_checkpoint(step: int, folder: Path, final: bool) -> None:

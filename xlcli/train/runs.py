@@ -31,7 +31,9 @@ def check_name(conn: Connection, config: TrainConfig):
     if row is not None and row["key"] != config.key:
         old = json.loads(row["config_json"])
         new = config.key_params()
-        differing = sorted(k for k in set(old) | set(new) if k not in TrainConfig.NOT_IN_KEY and old.get(k) != new.get(k))
+        old = {k: v for k, v in old.items() if not (k in TrainConfig.KEY_IF_SET and v == TrainConfig.KEY_IF_SET[k])}
+        differing = sorted(k for k in set(old) | set(new) if k not in TrainConfig.NOT_IN_KEY and k != "realised_mix"
+                           and old.get(k) != new.get(k))
         shown = ", ".join(f"{k}: {old.get(k)!r} → {new.get(k)!r}" for k in differing[:4])
         raise XlcliError(
             f"--name {config.name}: a training run of that name exists with other parameters ({shown}); "
@@ -48,13 +50,18 @@ def check_name(conn: Connection, config: TrainConfig):
     return row
 
 
-def start(conn: Connection, config: TrainConfig, *, dataset_id: int, output_dir: Path, invocation_id: int) -> int:
-    """Insert the run (status 'running'), or mark an interrupted one running again; return its id."""
+def start(conn: Connection, config: TrainConfig, *, dataset_id: int, output_dir: Path, invocation_id: int,
+          extra: dict | None = None) -> int:
+    """Insert the run (status 'running'), or mark an interrupted one running again; return its id.
+
+    ``extra`` (e.g. the realised mixing proportions) is stored in ``config_json`` beside the config.
+    """
+    config_json = canonical_json({**config.as_dict(), **(extra or {})})
     row = find(conn, config.name)
     if row is not None:
         conn.execute(
             text("UPDATE training_runs SET status = 'running', config_json = :c WHERE id = :id"),
-            {"c": canonical_json(config.as_dict()), "id": row["id"]},
+            {"c": config_json, "id": row["id"]},
         )
         return row["id"]
     return conn.execute(
@@ -62,7 +69,7 @@ def start(conn: Connection, config: TrainConfig, *, dataset_id: int, output_dir:
             "INSERT INTO training_runs (name, dataset_id, base_model, config_json, key, allow_leakage, status, output_dir, invocation_id)"
             " VALUES (:n, :d, :b, :c, :k, :a, 'running', :o, :i) RETURNING id"
         ),
-        {"n": config.name, "d": dataset_id, "b": config.base, "c": canonical_json(config.as_dict()), "k": config.key,
+        {"n": config.name, "d": dataset_id, "b": config.base, "c": config_json, "k": config.key,
          "a": int(config.allow_leakage), "o": str(output_dir), "i": invocation_id},
     ).scalar_one()
 

@@ -11,7 +11,14 @@ Kinds:
 - ``queries:en,es`` — ingested queries of the training split in those languages (originals and
   human translations), each paired with every passage its qrels judge relevant;
 - ``generated[@RUN]:es,de`` — queries that ``xlcli generate`` wrote for passages (cross-lingual
-  query generation, Zhuang, Shou & Zuccon, SIGIR 2023), each paired with its passage.
+  query generation, Zhuang, Shou & Zuccon, SIGIR 2023), each paired with its passage;
+- ``translated:es,de`` — translate-train: the training split's English questions translated word
+  by word with the ``--lexicon`` dictionaries (:mod:`xlcli.train.translate`), each paired with the
+  English question's relevant passages. ``xlcli train`` stores them as ``queries`` rows
+  (translator ``lexicon:<sha>``, ``source_query_id`` = the English question) when it starts.
+
+A source may end with a mixing weight, ``queries:es,de,fr,ru@1`` (:mod:`xlcli.train.mixing`):
+with weights, batches are drawn by the given proportions instead of by the sources' sizes.
 
 Every pair carries a *group* (the query's ext id, or the passage a generated query was written
 for): pairs of one group are never used as each other's in-batch negatives, and neither is any
@@ -23,7 +30,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import Connection, text
 
@@ -53,20 +60,25 @@ class PairSource:
     kind: str  # a key of PAIR_SOURCES
     langs: tuple[str, ...]
     run: str | None = None  # the NAME of KIND@NAME (a generator run); None = every one
+    weight: float | None = None  # mixing weight (``...:LANGS@W``); None = TrainConfig's default
 
     @property
     def spec(self) -> str:
         run = f"@{self.run}" if self.run else ""
-        return f"{self.kind}{run}:{','.join(self.langs)}"
+        weight = f"@{self.weight:g}" if self.weight is not None else ""
+        return f"{self.kind}{run}:{','.join(self.langs)}{weight}"
 
 
 @dataclass(frozen=True)
 class SourceContext:
-    """What a source's builder may read: the store, the dataset trained on, the training split."""
+    """What a source's builder may read: the store, the dataset trained on, the training split,
+    the run's seed and its word translator (``--lexicon``; None without one)."""
 
     conn: Connection
     dataset: dict  # the datasets row (id, name, kind, ...)
     split: str
+    seed: int = 0
+    translator: object = None  # a xlcli.train.translate.WordTranslator
 
 
 @dataclass(frozen=True)
@@ -156,6 +168,24 @@ def _generated_pairs(ctx: SourceContext, source: PairSource) -> list[Pair]:
     ]
 
 
+def _translated_pairs(ctx: SourceContext, source: PairSource) -> list[Pair]:
+    from xlcli.train.translate import check_languages
+
+    check_languages(ctx.translator.langs if ctx.translator is not None else (), source.langs, f"--pairs {source.spec}")
+    english = _query_pairs(ctx, PairSource("queries", ("en",)))
+    found = []
+    for lang in source.langs:
+        translated: dict[str, str] = {}
+        for pair in english:
+            if pair.query not in translated:
+                translated[pair.query] = ctx.translator.translate(pair.query, lang)
+            if translated[pair.query] == pair.query:  # no word the dictionary knows: not a translation
+                continue
+            found.append(replace(pair, query=translated[pair.query], lang=lang, source=f"translated:{lang}", query_id=None,
+                                 en_query=pair.query))
+    return found
+
+
 def _english_terms(metadata_json: str | None) -> str | None:
     """The English words a lexicon pseudo-query was translated from (its parallel English side)."""
     terms = json.loads(metadata_json or "{}").get("terms")
@@ -182,6 +212,14 @@ PAIR_SOURCES: dict[str, PairSourceKind] = {k.name: k for k in (
             f" (run `xlcli generate --langs {lang}` first, or drop {lang} from --pairs)"),
         example="es,de", run="one generator run",
     ),
+    PairSourceKind(
+        "translated", "the training split's English questions translated word by word with the --lexicon dictionaries (translate-train)",
+        "the target languages, each needs --lexicon LANG=PATH", _translated_pairs,
+        lambda ctx, source, lang: (
+            f"no English question of dataset {ctx.dataset['name']!r} (split {ctx.split!r}) has a word the {lang} lexicon translates"
+            " (check the --lexicon file, or drop it from --pairs)"),
+        example="es,de",
+    ),
 )}
 
 
@@ -205,13 +243,15 @@ def parse_pair_sources(value: str) -> tuple[PairSource, ...]:
     """Parse ``queries:en,es,generated:es,de`` (``|``, ``;`` or spaces also separate sources).
 
     A token with a colon opens a source (``KIND[@NAME]:LANG``); bare tokens after it are more
-    languages of that source. Sources of one kind and name are merged, languages deduplicated.
+    languages of that source. A language may end with ``@W``, a positive mixing weight, which
+    closes its source (``queries:en@1,queries:es,de@1``). Unweighted sources of one kind and name
+    are merged, languages deduplicated; one language in two sources of a kind is refused.
     """
     kinds = list(PAIR_SOURCES)
     tokens = [t.strip() for t in re.split(r"[,|;\s]+", value or "") if t.strip()]
     if not tokens:
         raise XlcliError(f"--pairs: give at least one source, e.g. {' or '.join(_examples())}")
-    sources: list[list] = []
+    sources: list[list] = []  # [kind, langs, run, weight]
     for token in tokens:
         if ":" in token:
             head, lang = token.split(":", 1)
@@ -221,20 +261,44 @@ def parse_pair_sources(value: str) -> tuple[PairSource, ...]:
             if run and PAIR_SOURCES[kind].run is None:
                 named = [k for k in kinds if PAIR_SOURCES[k].run is not None]
                 raise XlcliError(f"--pairs {token}: only {' and '.join(named)} sources name a run ({named[0]}@RUN:es)")
-            sources.append([kind, [], run or None])
+            sources.append([kind, [], run or None, None])
             token = lang
             if not token:
                 continue
         if not sources:
             raise XlcliError(f"--pairs {value}: start with a source, e.g. {kinds[0]}:{token}")
+        if sources[-1][3] is not None:
+            raise XlcliError(f"--pairs {token}: a weight (@W) ends its source; start a new one, e.g. {sources[-1][0]}:{token}")
+        token, at, weight = token.partition("@")
+        if at:
+            sources[-1][3] = _weight(weight, sources[-1][0])
         code = languages.check(token, where=f"--pairs {sources[-1][0]}")
         if code not in sources[-1][1]:
             sources[-1][1].append(code)
     merged: dict[tuple, list[str]] = {}
-    for kind, langs, run in sources:
+    for kind, langs, run, weight in sources:
         if not langs:
             raise XlcliError(f"--pairs {kind}: give its languages, e.g. {kind}:en,es")
-        merged.setdefault((kind, run), [])
-        merged[(kind, run)] += [l for l in langs if l not in merged[(kind, run)]]
-    return tuple(PairSource(kind, tuple(langs), run) for (kind, run), langs in merged.items())
+        key = (kind, run, weight, len(merged) if weight is not None else -1)  # weighted sources stay apart
+        merged.setdefault(key, [])
+        merged[key] += [l for l in langs if l not in merged[key]]
+    # Mixing weights are per (kind, language) stratum, so with weights a language is in one source of a kind.
+    weighted = any(weight is not None for _, _, _, weight in sources)
+    seen: set[tuple] = set()
+    for (kind, run, _w, _), langs in merged.items():
+        for lang in langs:
+            key = (kind, lang) if weighted else (kind, run, lang)
+            if key in seen:
+                raise XlcliError(f"--pairs {kind}:{lang}: that language is in two {kind} sources; give it once")
+            seen.add(key)
+    return tuple(PairSource(kind, tuple(langs), run, weight) for (kind, run, weight, _), langs in merged.items())
 
+
+def _weight(value: str, kind: str) -> float:
+    try:
+        weight = float(value)
+    except ValueError:
+        weight = float("nan")
+    if not weight > 0 or weight == float("inf"):
+        raise XlcliError(f"--pairs {kind}:...@{value}: give a mixing weight > 0, e.g. {kind}:es,de@0.5")
+    return weight

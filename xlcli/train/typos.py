@@ -50,5 +50,15 @@ class TypoMaker:
         outcome = perturb(text, self.tables[lang], self.spec, draw.getrandbits(62))
         return outcome.variants[0].text if outcome.variants else None  # nothing to misspell: stays clean
 
+    def several(self, text: str, lang: str, micro: int, j: int, n: int) -> list[str]:
+        """Up to ``n`` distinct misspellings of ``text`` (always, whatever p), for the multi-positive
+        typo contrast; seeded by (seed, micro-batch, example) like :meth:`variant`."""
+        from dataclasses import replace
+
+        from xlcli.perturb.protocols import perturb
+
+        outcome = perturb(text, self.tables[lang], replace(self.spec, variants=n), derive_seed(self.seed, "typo-contrast", micro, j))
+        return [v.text for v in outcome.variants]
+
     def variants(self, texts: list[str], langs: list[str], micro: int) -> list[str | None]:
         return [self.variant(t, lang, micro, j) for j, (t, lang) in enumerate(zip(texts, langs))]

@@ -1,4 +1,7 @@
-"""The three training objectives, as plain functions of embeddings.
+"""The training objectives, as plain functions of embeddings (one module per newer objective).
+
+Here: InfoNCE, the self-teaching KL and the alignment MSE; :mod:`.cross_lingual` (cross-lingual
+self-teaching) and :mod:`.multi_positive` (multi-positive typo contrast) hold one objective each.
 
 All scores are computed in float32 (under bf16 autocast the embeddings may be bf16) and masked
 entries get a large negative logit rather than -inf, so that a masked column contributes exactly
@@ -58,3 +61,9 @@ def alignment_mse(student_foreign: torch.Tensor, student_en: torch.Tensor, teach
     foreign = (student_foreign.float() - target).pow(2).sum(dim=-1).mean()
     english = (student_en.float() - target).pow(2).sum(dim=-1).mean()
     return foreign + english
+
+
+from xlcli.train.losses.cross_lingual import cross_lingual_kl  # noqa: E402  (they use the functions above)
+from xlcli.train.losses.multi_positive import multi_positive_contrast  # noqa: E402
+
+__all__ = ["MASKED", "alignment_mse", "cross_lingual_kl", "info_nce", "multi_positive_contrast", "scores", "self_teaching_kl"]
