@@ -116,7 +116,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workdir", type=Path, help="Keep the stores here (default: a temporary folder); re-run to resume.")
     parser.add_argument("--quick", action="store_true", help="The demo's reduced configuration (2 variants, 4 training steps).")
-    parser.add_argument("--locomo", type=Path, default=Path(os.environ.get("LOCOMO_FILE", SHARED / "locomo" / "locomo10.json")),
+    parser.add_argument("--locomo", type=Path, default=Path(os.environ.get("LOCOMO_FILE", SHARED / "locomo" / "locomo10.json")),  # main checkout layout
                         help="The real LoCoMo file for the English spell check (skipped when absent).")
     parser.add_argument("--no-locomo", action="store_true", help="Skip the real-LoCoMo part.")
     parser.add_argument("--ablation-encoders", default=",".join(ENCODERS),
