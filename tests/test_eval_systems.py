@@ -50,14 +50,15 @@ def _all_rows(db: Path) -> dict[str, list[tuple]]:
         return {n: sorted(map(tuple, conn.exec_driver_sql(f'SELECT * FROM "{n}"').all()), key=repr) for n in names}
 
 
-def test_eval_refuses_a_query_rewrite_until_there_are_rewrites(small_store, db):
+def test_eval_refuses_a_rewrite_that_does_not_exist(small_store, db):
+    # (Before rewrites landed this refused every INDEX@REWRITE; now an unknown rewrite run is refused.)
     small_store("index", "--name", "bm", "--bm25")
     before = _all_rows(db)
     for value in ("bm@spell", "bm ⟲ spell", "bm,bm@spell"):
         result = small_store("eval", "--index", value, ok=False)
         lines = [line for line in result.output.splitlines() if line.strip()]
         assert result.exit_code == 2 and len(lines) == 1, result.output
-        assert lines[0].startswith("Error: ") and "query rewrites are not available yet" in lines[0], lines
+        assert lines[0].startswith("Error: ") and "spell: no such rewrite run (rewrite runs: none yet" in lines[0], lines
         assert _all_rows(db) == before, value
     results = json.loads(small_store("eval", "--index", "bm,bm", "--variants", "none", "--json").stdout)
     assert {r["index"] for r in results} == {"bm"} and len(results) == len({r["lang"] for r in results})

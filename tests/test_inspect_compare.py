@@ -113,23 +113,22 @@ def test_inspect_systems_option_and_rich_view(store):
     assert "system bm" in view and "system tiny" in view and "misspelled variants" in view
 
 
-def test_inspect_shows_rewrites_once_the_table_exists(store, tmp_path):
-    """The rewrite step's table (query_rewrites) is read when present, skipped when absent."""
+def test_inspect_shows_rewrites_and_rewrite_systems(store, tmp_path):
+    """A query's rewrites (query_rewrites) beside its variants, and an INDEX@REWRITE system ranking the rewritten texts."""
     db = tmp_path / "copy.db"
     with sqlite3.connect(store.db) as src, sqlite3.connect(db) as dst:
         src.backup(dst)
+    copy = Cli(db)
+    copy("rewrite", "--name", "sp", "--backend", "spell", "--langs", "en", "--split", "test")
+    copy("eval", "--index", "bm", "--rewrite", "sp", "--measures", "R@10 RR@10 nDCG@10")
     (qid,), = sql(db, "SELECT id FROM queries WHERE ext_id = 'conv-b/q1' AND lang = 'en'")
-    (vid,), = sql(db, "SELECT min(id) FROM query_variants WHERE query_id = ?", qid)
-    with sqlite3.connect(db) as conn:
-        # migration 0002 creates the table now; a run and one of its rows are planted by hand
-        conn.execute("INSERT INTO rewrite_runs (id, dataset_id, name, backend, target_lang, params_json, key, created_at,"
-                     " invocation_id) VALUES (1, 1, 'planted', 'lexicon', 'en', '{}', 'k', '2026-01-01', 1)")
-        conn.execute("INSERT INTO query_rewrites (rewrite_run_id, query_id, variant_id, text, operations_json, invocation_id)"
-                     " VALUES (1, ?, ?, 'What does Tomás sell from his food truck?', '[]', 1)", (qid, vid))
-    result = json.loads(Cli(db)("inspect", "conv-b/q1", "--json").stdout)
-    rewritten = [v for v in result["variants"] if v["rewrites"]]
-    assert [v["variant_id"] for v in rewritten] == [vid]
-    assert rewritten[0]["rewrites"][0]["text"] == "What does Tomás sell from his food truck?"
+    stored = dict(sql(db, "SELECT variant_id, text FROM query_rewrites WHERE query_id = ?", qid))
+    result = json.loads(copy("inspect", "conv-b/q1", "--json").stdout)
+    assert [w["text"] for w in result["rewrites"]] == [stored[0]]
+    assert {v["variant_id"]: v["rewrites"][0]["text"] for v in result["variants"]} == {v: t for v, t in stored.items() if v}
+    (system,) = [s for s in result["systems"] if s["system"] == "bm@sp"]
+    ranked = {e["variant_id"]: e["text"] for run in system["runs"] for e in run["entries"]}
+    assert ranked == stored
     shutil.rmtree(tmp_path, ignore_errors=True)
 
 

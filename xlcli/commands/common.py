@@ -51,12 +51,12 @@ def print_runs(results: list, *, title: str, system_column: str, trec_out: Path 
     names_of_measures = list(results[0].means) if results else []
     table = Table(system_column, "lang", "condition", "queries", *names_of_measures, title=title, title_justify="left")
     for r in results:
-        table.add_row(r.index, r.lang, r.condition, str(r.queries), *(f"{r.means[m]:.4f}" for m in names_of_measures))
+        table.add_row(r.system, r.lang, r.condition, str(r.queries), *(f"{r.means[m]:.4f}" for m in names_of_measures))
     out.print(table)
     for r in results:  # what an approximate (--ann) index trades, measured on a sample of the queries
         recall = next(((k, v) for k, v in r.params.items() if k.startswith("ann_recall@")), None)
         if recall is not None:
-            out.print(f"{r.index} {r.lang} {r.condition}: approximate search ({r.params['ann']['kind']}) "
+            out.print(f"{r.system} {r.lang} {r.condition}: approximate search ({r.params['ann']['kind']}) "
                       f"{recall[0].replace('ann_recall', 'recall')} against exact {recall[1]:.4f} on a sample of queries.")
     reused = sum(r.reused for r in results)
     if reused:

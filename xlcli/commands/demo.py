@@ -23,9 +23,14 @@ QUICK = {
 SQL_EXAMPLES = [
     ("Misspelled variants next to their source query",
      "SELECT q.lang, q.text, v.text AS variant, v.damerau FROM query_variants v JOIN queries q ON q.id = v.query_id WHERE q.lang = 'de' LIMIT 5"),
-    ("Mean R@10 per index, language and condition, straight from the per-query values",
-     "SELECT i.name, r.lang, r.condition, round(avg(m.value), 3) AS r10 FROM eval_measures m JOIN eval_runs r ON r.id = m.eval_run_id"
-     " JOIN indexes i ON i.id = r.index_id WHERE m.measure = 'R@10' AND m.variant_id = 0 GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"),
+    ("Mean R@10 per system (index, or index on rewritten queries), language and condition, from the per-query values",
+     "SELECT i.name || coalesce('@' || w.name, '') AS system, r.lang, r.condition, round(avg(m.value), 3) AS r10"
+     " FROM eval_measures m JOIN eval_runs r ON r.id = m.eval_run_id JOIN indexes i ON i.id = r.index_id"
+     " LEFT JOIN rewrite_runs w ON w.id = r.rewrite_run_id WHERE m.measure = 'R@10' AND m.variant_id = 0 GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"),
+    ("Words of the Russian misspelled queries the lexicon rewrite could not resolve, and how often",
+     "SELECT json_extract(j.value, '$.word') AS word, count(*) AS n FROM query_rewrites w JOIN queries q ON q.id = w.query_id,"
+     " json_each(w.operations_json) j WHERE q.lang = 'ru' AND w.variant_id > 0 AND json_extract(j.value, '$.step') = 'unknown'"
+     " GROUP BY 1 ORDER BY 2 DESC LIMIT 10"),
     ("The training loss curve",
      "SELECT step, objective, round(loss, 4) AS loss FROM training_log WHERE objective = 'total' ORDER BY step DESC LIMIT 5"),
 ]
@@ -41,7 +46,8 @@ def demo(
     measure: str = typer.Option("R@10", "--measure", help="Measure of the final report."),
 ) -> None:
     """Ingest the fixture (+ translations) → perturb → generate → index (BM25, MiniLM, MiniLM+QG) → train →
-    index the fine-tuned model (plain, +QG) → eval → report, in ./xlcli-demo.db unless --db is given."""
+    index the fine-tuned model (plain, +QG) → rewrite (translate-test, lexicon) → eval (direct and on the
+    rewritten queries) → report, in ./xlcli-demo.db unless --db is given."""
     root = ctx.find_root()
     db: Path | None = root.obj.db or DEMO_DB
     study = pipeline.load(demo_config(), root.command, overrides=QUICK if quick else None)

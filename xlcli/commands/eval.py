@@ -13,7 +13,8 @@ from xlcli.metrics import DEFAULT_MEASURES
 
 def eval_(
     ctx: typer.Context,
-    index: list[str] = typer.Option(..., "--index", help="Index name(s); repeat or comma-separate to evaluate several."),
+    index: list[str] = typer.Option(..., "--index", "--systems", help="Systems: INDEX or INDEX@REWRITE (an index on a rewrite run's queries); repeat or comma-separate to evaluate several."),
+    rewrite: list[str] | None = typer.Option(None, "--rewrite", help="Rewrite run name(s): evaluate every --index on the queries each rewrote (INDEX@NAME), instead of the queries as they are."),
     dataset: str | None = typer.Option(None, "--dataset", help="Dataset (default: the index's)."),
     langs: str | None = typer.Option(None, "--langs", help="Query languages, e.g. en,es,de,fr,ru (default: all in the split)."),
     split: str = typer.Option("test", "--split", help="Query split."),
@@ -28,6 +29,10 @@ def eval_(
 ) -> None:
     """Evaluate indexes on clean queries per language and on every stored variant set (misspellings).
 
+    With --rewrite (or INDEX@REWRITE) an index ranks the rewritten texts instead (translate-test,
+    spelling correction): the languages and variant sets that rewrite run covers; plain runs of the
+    same index are a plain `xlcli eval`, already stored or not.
+
     Retrieval is within each query's scope when the dataset has scopes. For a variant set, a query's
     value is the mean over its variants. Runs are stored with per-query rankings and values; runs
     already stored with the same parameters are reused.
@@ -36,9 +41,11 @@ def eval_(
     from xlcli.eval.runner import evaluate
 
     specs = systems.parse_list(index)
+    if rewrite:
+        specs = systems.with_rewrites(specs, systems.parse_names(rewrite, where="--rewrite"))
     with open_existing(ctx, write=True) as store:
         results = evaluate(
             store, specs, dataset=dataset, langs=langs, split=split, variants=variants, measures=measures, depth=depth,
             translator=translator, trec_out=trec_out, device=device, batch_size=batch_size,
         )
-    print_runs(results, title=f"split {split}", system_column="index", trec_out=trec_out, as_json=as_json)
+    print_runs(results, title=f"split {split}", system_column="system", trec_out=trec_out, as_json=as_json)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, text
 
 from xlcli import languages, metrics
 from xlcli.errors import XlcliError
+from xlcli.eval import rewritten
 from xlcli.eval.systems import SystemSpec
+from xlcli.rewrite.store import RewriteRun
 from xlcli.store.catalog import require_complete, resolve_index
 
 DEFAULT_DEPTH = 100
@@ -27,13 +29,16 @@ class Plan:
     variant_sets: list[dict]
     measures: list[metrics.Measure]
     depth: int
+    rewrites: list[RewriteRun | None] = field(default_factory=list)  # each system's rewrite run, or None
+
+    def systems_with_rows(self):
+        """(spec, index row, rewrite run or None) per system, in order."""
+        rewrites = self.rewrites or [None] * len(self.systems)
+        return list(zip(self.systems, self.indexes, rewrites))
 
 
 def _index_rows(conn: Connection, systems: Sequence[SystemSpec]) -> list[dict]:
     """The index row of each system; every index must exist and be complete."""
-    for spec in systems:
-        if spec.rewrite is not None:
-            raise XlcliError(f"system {spec.label!r}: query rewrites are not available yet")
     rows = [dict(resolve_index(conn, spec.index)) for spec in systems]
     for row in rows:
         require_complete(conn, row)
@@ -89,7 +94,12 @@ def plan(
     largest = max(conn.execute(text("SELECT count(*) FROM index_entries WHERE index_id = :i"), {"i": r["id"]}).scalar() for r in rows)
     if depth < min(deepest, largest):
         raise XlcliError(f"--depth {depth} is below the largest cutoff ({deepest}) of --measures; raise --depth")
-    return Plan(specs, rows, ds, split, translator, chosen, chosen_sets, parsed, depth)
+    runs = {name: rewritten.resolve(conn, name, ds) for name in dict.fromkeys(s.rewrite for s in specs if s.rewrite)}
+    for run in runs.values():
+        rewritten.check_coverage(run, langs=chosen, langs_given=langs is not None, split=split,
+                                 variant_sets=chosen_sets, variants_given=variants not in ("all", "none"))
+    return Plan(specs, rows, ds, split, translator, chosen, chosen_sets, parsed, depth,
+                [runs[s.rewrite] if s.rewrite else None for s in specs])
 
 
 def _variant_sets(conn: Connection, ds: dict, variants: str) -> list[dict]:

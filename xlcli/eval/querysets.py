@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, text
 
 from xlcli.errors import XlcliError
-from xlcli.eval.plan import Plan
+
+if TYPE_CHECKING:  # plan imports the rewrite checks, which build query sets
+    from xlcli.eval.plan import Plan
 
 CLEAN = "clean"
 

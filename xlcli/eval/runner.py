@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from xlcli import metrics
+from xlcli.errors import XlcliError
+from xlcli.eval import rewritten
 from xlcli.eval.plan import DEFAULT_DEPTH, Plan, plan
 from xlcli.eval.querysets import QuerySet, query_sets
 from xlcli.eval.retrieve import Retriever
@@ -65,30 +67,48 @@ def evaluate(
     params = {"indexes": [r["name"] for r in p.indexes], "dataset": p.dataset["name"], "langs": p.langs, "split": split,
               "translator": translator, "variant_sets": [s["condition"] for s in p.variant_sets],
               "measures": [m.name for m in p.measures], "depth": depth}
+    if any(p.rewrites):
+        params["systems"] = [spec.label for spec in p.systems]
+    with store.read() as conn:
+        jobs = _jobs(conn, p, sets)
     retriever = Retriever(store, device=device, batch_size=batch_size)
     results: list[RunResult] = []
     with invocations.step(store, "eval", params) as inv:
         retriever.invocation_id = inv.id
-        jobs = []
-        with store.read() as conn:
-            for row in p.indexes:
-                for qs in sets:
-                    key, run_params = run_key(row, p.dataset, qs, p)
-                    jobs.append((row, qs, key, run_params, find_run(conn, key)))
-        retriever.prepare([(row, qs) for row, qs, _, _, existing in jobs if existing is None], show_progress)
+        retriever.prepare([(row, qs) for _, row, _, qs, _, _, existing in jobs if existing is None], show_progress)
         with optional_bar(show_progress, "Evaluating", len(jobs), unit="runs") as bar:
-            for row, qs, key, run_params, existing in jobs:
+            for spec, row, _, qs, key, run_params, existing in jobs:
                 reused = existing is not None
                 if not reused:
                     existing = _compute_and_store(store, retriever, row, p, qs, ext, key, run_params, inv.id)
                 with store.read() as conn:
-                    results.append(read_result(conn, existing, row["name"], qs.lang, qs.condition, split, p.measures, reused))
-                bar.advance(1, info=f"{row['name']} {qs.lang} {qs.condition}")
+                    results.append(read_result(conn, existing, row["name"], qs.lang, qs.condition, split, p.measures, reused,
+                                               rewrite=spec.rewrite))
+                bar.advance(1, info=f"{spec.label} {qs.lang} {qs.condition}")
         inv.summary = {"runs": len(results), "reused": sum(r.reused for r in results)}
     if trec_out is not None:
         with store.read() as conn:
             write_all(conn, [r.eval_run_id for r in results], trec_out)
     return results
+
+
+def _jobs(conn, p: Plan, sets: list[QuerySet]) -> list[tuple]:
+    """(spec, index row, rewrite, query set, key, run params, stored run id or None) per run to report.
+
+    A rewrite system gets the query sets its rewrite covers, with the rewritten texts in place
+    (see :mod:`xlcli.eval.rewritten`); it must cover at least one of them.
+    """
+    names = {vs["id"]: vs["name"] for vs in p.variant_sets}
+    jobs = []
+    for spec, row, rewrite in p.systems_with_rows():
+        chosen = sets if rewrite is None else [rewritten.apply(conn, rewrite, qs) for qs in sets if rewritten.covers(rewrite, qs, names)]
+        if not chosen and rewrite is not None:
+            raise XlcliError(f"system {spec.label!r}: the rewrite run covers none of the evaluated query sets "
+                             f"({', '.join(sorted({qs.lang for qs in sets}))}; it rewrote {', '.join(rewrite.langs)})")
+        for qs in chosen:
+            key, run_params = run_key(row, p.dataset, qs, p, rewrite)
+            jobs.append((spec, row, rewrite, qs, key, run_params, find_run(conn, key)))
+    return jobs
 
 
 def _compute_and_store(store: Store, retriever: Retriever, row, p: Plan, qs: QuerySet, ext: dict[int, str],

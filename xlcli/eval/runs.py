@@ -22,6 +22,8 @@ from sqlalchemy import Connection, text
 from xlcli import metrics
 from xlcli.eval.plan import Plan
 from xlcli.eval.querysets import QuerySet
+from xlcli.eval.systems import SystemSpec
+from xlcli.rewrite.store import RewriteRun
 from xlcli.search import Ranking
 from xlcli.store.invocations import canonical_json, now, params_key
 
@@ -37,15 +39,25 @@ class RunResult:
     eval_run_id: int
     reused: bool
     params: dict = field(default_factory=dict)
+    rewrite: str | None = None
+
+    @property
+    def system(self) -> str:
+        return SystemSpec(self.index, self.rewrite).label
 
     def as_dict(self) -> dict:
-        return {"index": self.index, "lang": self.lang, "condition": self.condition, "split": self.split,
-                "queries": self.queries, **self.means, "eval_run_id": self.eval_run_id,
+        return {"system": self.system, "index": self.index, "rewrite": self.rewrite, "lang": self.lang, "condition": self.condition,
+                "split": self.split, "queries": self.queries, **self.means, "eval_run_id": self.eval_run_id,
                 **{k: v for k, v in self.params.items() if k.startswith("ann_recall@")}}
 
 
-def run_key(index_row, dataset: dict, qs: QuerySet, p: Plan) -> tuple[str, dict]:
-    """(key, parameters) of the run of ``index_row`` on ``qs``: same parameters, same key."""
+def run_key(index_row, dataset: dict, qs: QuerySet, p: Plan, rewrite: RewriteRun | None = None) -> tuple[str, dict]:
+    """(key, parameters) of the run of ``index_row`` (on ``rewrite``'s texts, if any) on ``qs``: same parameters, same key.
+
+    A rewrite enters the key through its own key (backend, dictionaries or model, options,
+    coverage), so a run over another rewrite's texts never passes for this one; a direct run's key
+    has no rewrite entry at all, so keys stored before rewrites existed stay valid.
+    """
     params = {
         "index": index_row["name"], "index_id": index_row["id"], "dataset": dataset["name"], "lang": qs.lang,
         "split": p.split, "translator": p.translator, "condition": qs.condition, "variant_set_key": qs.variant_set_key,
@@ -54,6 +66,8 @@ def run_key(index_row, dataset: dict, qs: QuerySet, p: Plan) -> tuple[str, dict]
     ann = json.loads(index_row["params_json"]).get("ann")
     if ann is not None:  # approximate rankings differ from exact ones: another run (absent for exact, so old keys hold)
         params["ann"] = ann
+    if rewrite is not None:
+        params.update({"rewrite": rewrite.name, "rewrite_run_id": rewrite.id, "rewrite_key": rewrite.key})
     return params_key(params), params
 
 
@@ -93,9 +107,10 @@ def store_run(conn: Connection, key: str, params: dict, index_row, p: Plan, qs: 
     """
     run_id = conn.execute(
         text("INSERT INTO eval_runs (index_id, dataset_id, lang, split, condition, variant_set_id, measures, depth,"
-             " params_json, key, created_at, invocation_id, fusion_run_id)"
-             " VALUES (:i, :d, :l, :s, :c, :vs, :m, :depth, :p, :k, :t, :inv, :f) RETURNING id"),
-        {"i": None if index_row is None else index_row["id"], "f": fusion_run_id, "d": p.dataset["id"], "l": qs.lang, "s": p.split, "c": qs.condition, "vs": qs.variant_set_id,
+             " params_json, key, created_at, invocation_id, fusion_run_id, rewrite_run_id)"
+             " VALUES (:i, :d, :l, :s, :c, :vs, :m, :depth, :p, :k, :t, :inv, :f, :rw) RETURNING id"),
+        {"i": None if index_row is None else index_row["id"], "f": fusion_run_id, "rw": params.get("rewrite_run_id"),
+         "d": p.dataset["id"], "l": qs.lang, "s": p.split, "c": qs.condition, "vs": qs.variant_set_id,
          "m": " ".join(m.name for m in p.measures), "depth": p.depth, "p": canonical_json(params), "k": key, "t": now(),
          "inv": invocation_id},
     ).scalar_one()
@@ -120,11 +135,11 @@ def read_params(conn: Connection, run_id: int) -> dict:
 
 
 def read_result(conn: Connection, run_id: int, system: str, lang: str, condition: str, split: str,
-                measures: list[metrics.Measure], reused: bool) -> RunResult:
+                measures: list[metrics.Measure], reused: bool, rewrite: str | None = None) -> RunResult:
     """A stored run as a :class:`RunResult`: its parameters and the means of its per-query values."""
     per_query = read_per_query(conn, run_id)
     return RunResult(system, lang, condition, split, len(per_query), metrics.mean(per_query, measures), run_id, reused,
-                     read_params(conn, run_id))
+                     read_params(conn, run_id), rewrite)
 
 
 def read_per_query(conn: Connection, run_id: int) -> dict[int, dict[str, float]]:

@@ -13,6 +13,7 @@ from pathlib import Path
 from sqlalchemy import Connection, text
 
 from xlcli.errors import XlcliError
+from xlcli.eval.systems import SystemSpec
 
 
 def check_trec_dir(path: Path) -> None:
@@ -30,17 +31,24 @@ def check_trec_dir(path: Path) -> None:
 
 
 def _safe(value: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in value)
+    return "".join(c if c.isalnum() or c in "-_.@+" else "_" for c in value)
 
 
 def write_trec(conn: Connection, run_id: int, directory: Path) -> tuple[Path, Path]:
-    """Write ``<system>.<lang>.<condition>.run`` and its ``.qrels`` from a stored eval run (an index's or a fusion's)."""
+    """Write ``<system>.<lang>.<condition>.run`` and its ``.qrels`` from a stored eval run.
+
+    ``<system>`` is the index name, ``INDEX@REWRITE`` for a run over rewritten queries (also the
+    run's tag), so a direct and a translate-test run of one index never overwrite each other, or
+    the fusion's name for a fused system.
+    """
     run = conn.execute(
-        text("SELECT r.*, coalesce(i.name, f.name) AS index_name FROM eval_runs r LEFT JOIN indexes i ON i.id = r.index_id"
-             " LEFT JOIN fusion_runs f ON f.id = r.fusion_run_id WHERE r.id = :r"), {"r": run_id}
+        text("SELECT r.*, coalesce(i.name, f.name) AS index_name, w.name AS rewrite_name FROM eval_runs r"
+             " LEFT JOIN indexes i ON i.id = r.index_id LEFT JOIN fusion_runs f ON f.id = r.fusion_run_id"
+             " LEFT JOIN rewrite_runs w ON w.id = r.rewrite_run_id WHERE r.id = :r"), {"r": run_id}
     ).mappings().one()
     directory.mkdir(parents=True, exist_ok=True)
-    stem = f"{_safe(run['index_name'])}.{run['lang']}.{_safe(run['condition'])}"
+    system = SystemSpec(run["index_name"], run["rewrite_name"]).name
+    stem = f"{_safe(system)}.{run['lang']}.{_safe(run['condition'])}"
     variant_idx = dict(conn.execute(
         text("SELECT v.id, v.idx FROM query_variants v WHERE v.variant_set_id = :vs"), {"vs": run["variant_set_id"]}
     ).all()) if run["variant_set_id"] is not None else {}
@@ -55,7 +63,7 @@ def write_trec(conn: Connection, run_id: int, directory: Path) -> tuple[Path, Pa
         " WHERE r.eval_run_id = :r ORDER BY r.query_id, r.variant_id, r.rank"), {"r": run_id}):
         _no_space(q_ext, d_ext)
         # repr() round-trips a float exactly: the file keeps ties as ties and order as order.
-        run_lines.append(f"{qid(q_ext, vid)} Q0 {d_ext} {rank} {float(score)!r} {run['index_name']}\n")
+        run_lines.append(f"{qid(q_ext, vid)} Q0 {d_ext} {rank} {float(score)!r} {system}\n")
     qrel_lines = []
     for q_ext, vid, d_ext, rel in conn.execute(text(
         "SELECT q.ext_id, m.variant_id, p.ext_id, j.relevance FROM"

@@ -34,8 +34,7 @@ def _name(part: str) -> str:
     """A system's name as the resolver knows it: ``INDEX ⟲ REWRITE`` (how reports print it) → ``INDEX@REWRITE``."""
     if REWRITE_LABEL.strip() not in part:
         return part.strip()
-    spec = SystemSpec.parse(part)
-    return f"{spec.index}{system_runs.REWRITE_SEPARATOR}{spec.rewrite}"
+    return SystemSpec.parse(part).name
 
 
 def parse_names(value: str) -> list[str]:
@@ -95,8 +94,8 @@ def _deep(depth: int) -> str:
 def _fix(s: SystemRuns, split: str, depth: int, lang: str | None = None) -> str:
     if s.kind == "fusion":
         return f"re-run `xlcli fuse --name {s.name} --split {split}` first"
-    index, _, rewrite = s.name.partition(system_runs.REWRITE_SEPARATOR)
-    parts = [f"xlcli eval --index {index}"] + ([f"--rewrite {rewrite}"] if rewrite else []) + [f"--split {split}"]
+    spec = s.spec
+    parts = [f"xlcli eval --index {spec.index}"] + ([f"--rewrite {spec.rewrite}"] if spec.rewrite else []) + [f"--split {split}"]
     parts += [f"--langs {lang}"] if lang else []
     parts += [f"--depth {depth}"] if depth > 1 else []
     return f"run `{' '.join(parts)}` first"

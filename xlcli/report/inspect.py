@@ -55,6 +55,12 @@ def _rewrites(conn: Connection, query_id: int) -> dict[int, list[dict]]:
     return dict(by_variant)
 
 
+def _rewritten(texts: dict[int, tuple[int | None, str]], rewrites: dict[int, list[dict]], run_id: int) -> dict:
+    """The texts an ``INDEX@REWRITE`` system ranked: each (variant) text as that rewrite run rewrote it."""
+    by_variant = {vid: next((w["text"] for w in rows if w["rewrite_run_id"] == run_id), None) for vid, rows in rewrites.items()}
+    return {vid: (idx, by_variant.get(vid) or original) for vid, (idx, original) in texts.items()}
+
+
 def _variants(conn: Connection, query_id: int, rewrites: dict[int, list[dict]]) -> list[dict]:
     return [
         {"variant_id": r["id"], "variant_set": r["name"], "idx": r["idx"], "text": r["text"],
@@ -138,7 +144,8 @@ def inspect_query(conn: Connection, ext_id: str, *, dataset: str | None = None, 
     relevant = {r["passage_id"]: r for r in relevant_rows}
     views = []
     for system in chosen:
-        runs = [v for run in system.runs if (v := _run_view(conn, run, query["id"], texts, relevant, k)) is not None]
+        ranked = texts if system.rewrite_run_id is None else _rewritten(texts, rewrites, system.rewrite_run_id)
+        runs = [v for run in system.runs if (v := _run_view(conn, run, query["id"], ranked, relevant, k)) is not None]
         if runs or systems is not None:
             views.append({"system": system.name, "runs": runs})
     return {

@@ -121,7 +121,7 @@ def _score(report: Report, system, lang: str, condition: str, group: str) -> Sco
     cell = report.cell(system, lang, condition, group)
     if cell is None:
         return None
-    gain = report.gains.get((system.index_id, lang, condition, group))
+    gain = report.gains.get((system.key, lang, condition, group))
     if gain is None or math.isnan(gain.test.mean_diff):
         return Score(cell.mean)
     return Score(cell.mean, gain.test.mean_diff, gain.mark)
@@ -135,7 +135,16 @@ def caption(report: Report, esc=_same, mark=_same) -> str:
         + esc(" p<0.01. A misspelled condition's per-query value is the mean over that query's variants; "
               "drop = misspelled − clean (relative in %).")
         + esc("".join(f" {s.name}: trained with {s.recipe}." for s in report.systems if s.recipe))
+        + esc(_rewrites(report))
     )
+
+
+def _rewrites(report: Report) -> str:
+    """What each rewrite in the table did to the queries (INDEX ⟲ REWRITE ranks the rewritten texts)."""
+    described = {s.rewrite: s.rewrite_description for s in report.systems if s.rewrite}
+    if not described:
+        return ""
+    return " ⟲ REWRITE: the index ranks the queries as rewritten by " + "; ".join(f"{n} = {d}" for n, d in described.items()) + "."
 
 
 def render(report: Report, fmt: str, width: int | None = None) -> str | Group:

@@ -49,11 +49,11 @@ class Report:
     conditions: list[str]
     baseline: data.System
     groups: list[str] = field(default_factory=lambda: [""])   # categories for --by category
-    cells: dict[tuple, Cell] = field(default_factory=dict)     # (index_id, lang, condition, group)
+    cells: dict[tuple, Cell] = field(default_factory=dict)     # (system key, lang, condition, group)
     gains: dict[tuple, Gain] = field(default_factory=dict)     # same key, systems other than the baseline
 
     def cell(self, system: data.System, lang: str, condition: str, group: str = "") -> Cell | None:
-        return self.cells.get((system.index_id, lang, condition, group))
+        return self.cells.get((system.key, lang, condition, group))
 
     def drop(self, system: data.System, lang: str, condition: str, group: str = "") -> tuple[float, float] | None:
         """(absolute, relative) change from clean to ``condition``; None when either is missing."""
@@ -66,18 +66,20 @@ class Report:
     def records(self) -> list[dict]:
         """One flat record per (system, language, condition[, category]) for JSON/CSV."""
         out = []
-        for (index_id, lang, condition, group), cell in self.cells.items():
-            system = next(s for s in self.systems if s.index_id == index_id)
+        by_key = {s.key: s for s in self.systems}
+        for (key, lang, condition, group), cell in self.cells.items():
+            system = by_key[key]
             record = {
                 "system": system.name, "model": system.model, "augmentation": system.augmentation,
-                "training_run": system.training_run, "recipe": system.recipe, "leakage": system.leakage, "lang": lang,
+                "training_run": system.training_run, "recipe": system.recipe, "leakage": system.leakage, "index": system.index,
+                "rewrite": system.rewrite, "rewrite_description": system.rewrite_description or None, "lang": lang,
                 "condition": condition, "measure": self.measure, "mean": cell.mean, "n": cell.n,
             }
             if group:
                 record["category"] = group
             drop = self.drop(system, lang, condition, group)
             record["drop_abs"], record["drop_rel"] = drop if drop else (None, None)
-            gain = self.gains.get((index_id, lang, condition, group))
+            gain = self.gains.get((key, lang, condition, group))
             record["baseline"] = self.baseline.name
             if gain is not None:
                 t = gain.test
@@ -102,12 +104,12 @@ def build(conn: Connection, dataset_id: int, *, measure: str = "R@10", baseline:
     if measure not in computed:
         raise XlcliError(f"measure {measure!r} was not computed by these eval runs (computed: {', '.join(computed)})")
     runs = [r for r in runs if measure in r.measures]
-    systems = data.systems(conn, {r.index_id for r in runs})
-    ordered_systems = sorted(systems.values(), key=lambda s: (s.index_id < 0, abs(s.index_id)))  # fused systems after indexes
+    systems = data.systems(conn, {r.system_key for r in runs})
+    ordered_systems = sorted(systems.values(), key=data.order)
     if baseline is None:
         base = ordered_systems[0]
     else:
-        matches = [s for s in ordered_systems if s.name == baseline]
+        matches = [s for s in ordered_systems if s.named(baseline)]
         if not matches:
             raise XlcliError(f"--baseline {baseline!r} is not a system in this report (systems: {', '.join(s.name for s in ordered_systems)})")
         base = matches[0]
@@ -138,7 +140,7 @@ def build(conn: Connection, dataset_id: int, *, measure: str = "R@10", baseline:
         for group, per_query in grouped.items():
             if by_category and not group:
                 continue
-            report.cells[(run.index_id, run.lang, run.condition, group)] = Cell(
+            report.cells[(run.system_key, run.lang, run.condition, group)] = Cell(
                 float(np.mean(list(per_query.values()))) if per_query else math.nan, len(per_query), per_query)
     _compare(report)
     return report
@@ -146,16 +148,16 @@ def build(conn: Connection, dataset_id: int, *, measure: str = "R@10", baseline:
 
 def _compare(report: Report) -> None:
     keys = []
-    for (index_id, lang, condition, group), cell in report.cells.items():
-        if index_id == report.baseline.index_id:
+    for (key, lang, condition, group), cell in report.cells.items():
+        if key == report.baseline.key:
             continue
-        base = report.cells.get((report.baseline.index_id, lang, condition, group))
+        base = report.cells.get((report.baseline.key, lang, condition, group))
         if base is None:
             continue
         shared = sorted(set(cell.values) & set(base.values))
         test = paired_t_test(np.array([cell.values[q] for q in shared]), np.array([base.values[q] for q in shared]))
-        report.gains[(index_id, lang, condition, group)] = Gain(test)
-        keys.append((index_id, lang, condition, group))
+        report.gains[(key, lang, condition, group)] = Gain(test)
+        keys.append((key, lang, condition, group))
     adjusted = holm([report.gains[k].test.p for k in keys])
     for key, p in zip(keys, adjusted):
         report.gains[key].p_holm = p
@@ -167,14 +169,14 @@ def degradation(conn: Connection, dataset_id: int, report: Report, invocation_id
     runs = [r for r in data.select_runs(conn, dataset_id, invocation_ids)
             if report.measure in r.measures and r.lang in report.langs]
     by_run = {r.id: r for r in runs}
-    names = {s.index_id: s.name for s in report.systems}
+    names = {s.key: s.name for s in report.systems}
     sums: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     clean_values = data.per_query(conn, [r for r in runs if r.condition == CLEAN], report.measure)
     for run_id, per_query in clean_values.items():
-        sums[names[by_run[run_id].index_id]]["0"].extend(per_query.values())
+        sums[names[by_run[run_id].system_key]]["0"].extend(per_query.values())
     for run_id, distance, value in data.per_variant_by_distance(conn, runs, report.measure):
         bucket = str(distance) if distance < max_bucket else f"{max_bucket}+"
-        sums[names[by_run[run_id].index_id]][bucket].append(value)
+        sums[names[by_run[run_id].system_key]][bucket].append(value)
     order = [str(d) for d in range(max_bucket)] + [f"{max_bucket}+"]
     return {
         system: {b: (float(np.mean(buckets[b])), len(buckets[b])) for b in order if buckets.get(b)}
