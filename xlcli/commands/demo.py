@@ -23,10 +23,10 @@ QUICK = {
 SQL_EXAMPLES = [
     ("Misspelled variants next to their source query",
      "SELECT q.lang, q.text, v.text AS variant, v.damerau FROM query_variants v JOIN queries q ON q.id = v.query_id WHERE q.lang = 'de' LIMIT 5"),
-    ("Mean R@10 per system (index, or index on rewritten queries), language and condition, from the per-query values",
-     "SELECT i.name || coalesce('@' || w.name, '') AS system, r.lang, r.condition, round(avg(m.value), 3) AS r10"
-     " FROM eval_measures m JOIN eval_runs r ON r.id = m.eval_run_id JOIN indexes i ON i.id = r.index_id"
-     " LEFT JOIN rewrite_runs w ON w.id = r.rewrite_run_id WHERE m.measure = 'R@10' AND m.variant_id = 0 GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"),
+    ("Mean R@10 per system (index, index on rewritten queries, or fusion), language and condition, from the per-query values",
+     "SELECT coalesce(i.name || coalesce('@' || w.name, ''), f.name) AS system, r.lang, r.condition, round(avg(m.value), 3) AS r10"
+     " FROM eval_measures m JOIN eval_runs r ON r.id = m.eval_run_id LEFT JOIN indexes i ON i.id = r.index_id"
+     " LEFT JOIN fusion_runs f ON f.id = r.fusion_run_id LEFT JOIN rewrite_runs w ON w.id = r.rewrite_run_id WHERE m.measure = 'R@10' AND m.variant_id = 0 GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"),
     ("Words of the Russian misspelled queries the lexicon rewrite could not resolve, and how often",
      "SELECT json_extract(j.value, '$.word') AS word, count(*) AS n FROM query_rewrites w JOIN queries q ON q.id = w.query_id,"
      " json_each(w.operations_json) j WHERE q.lang = 'ru' AND w.variant_id > 0 AND json_extract(j.value, '$.step') = 'unknown'"
