@@ -23,19 +23,17 @@ from functools import lru_cache
 
 import numpy as np
 
+from xlcli.train.sampler import group_by_stratum
+
 
 class MixedStream:
     """Item indices in batches, strata mixed by ``shares`` (stratum → weight, any positive scale)."""
 
     def __init__(self, strata: Sequence[Hashable], shares: dict[Hashable, float], seed: int, salt: int = 0):
-        if not strata:
-            raise ValueError("a stream needs at least one item")
+        groups = group_by_stratum(strata)
         self.size = len(strata)
         self.seed, self.salt = int(seed), int(salt)
-        groups: dict[Hashable, list[int]] = {}
-        for index, stratum in enumerate(strata):
-            groups.setdefault(stratum, []).append(index)
-        self.strata = sorted(groups, key=lambda s: groups[s][0])
+        self.strata = list(groups)
         self._groups = [np.asarray(groups[s]) for s in self.strata]
         weights = np.asarray([float(shares[s]) for s in self.strata])
         self.shares = weights / weights.sum()

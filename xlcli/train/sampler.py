@@ -21,17 +21,22 @@ from functools import lru_cache
 import numpy as np
 
 
+def group_by_stratum(strata: Sequence[Hashable]) -> dict[Hashable, list[int]]:
+    """Item indices per stratum, strata in order of first appearance (so the order does not depend
+    on how strata hash); refuses an empty sequence."""
+    if not strata:
+        raise ValueError("a stream needs at least one item")
+    groups: dict[Hashable, list[int]] = {}
+    for index, stratum in enumerate(strata):
+        groups.setdefault(stratum, []).append(index)
+    return groups
+
+
 class Stream:
     def __init__(self, strata: Sequence[Hashable], seed: int, salt: int = 0):
-        if not strata:
-            raise ValueError("a stream needs at least one item")
         self.size = len(strata)
         self.seed, self.salt = int(seed), int(salt)
-        groups: dict[Hashable, list[int]] = {}
-        for index, stratum in enumerate(strata):
-            groups.setdefault(stratum, []).append(index)
-        # Sorted by first index, so the order does not depend on how strata hash.
-        self._groups = [np.asarray(indices) for indices in sorted(groups.values(), key=lambda g: g[0])]
+        self._groups = [np.asarray(indices) for indices in group_by_stratum(strata).values()]
         self._epoch = lru_cache(maxsize=4)(self._make_epoch)
 
     def _make_epoch(self, epoch: int) -> np.ndarray:
