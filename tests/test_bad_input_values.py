@@ -66,6 +66,11 @@ NUMERIC = {
         ("--temperature", "0"), ("--temperature", "inf"), ("--typo-aware", "1.5"), ("--typo-aware", "nan"),
         ("--align-weight", "-1"), ("--weight-decay", "-0.01"), ("--max-grad-norm", "0"), ("--max-length", "4"),
         ("--grad-accum", "0"), ("--negatives-per-query", "0"), ("--seed", "-1"), ("--save-every", "0"),
+        ("--code-switch", "1"), ("--code-switch", "-0.1"), ("--code-switch-queries", "0"), ("--xl-teaching", "-1"),
+        ("--xl-teaching", "nan"), ("--typo-contrast", "-1"), ("--typo-positives", "0"), ("--typo-positives", "17"),
+    ]),
+    "rewrite": (["rewrite", "--name", "r", "--backend", "mt", "--model", "m", "--langs", "es"], [
+        ("--num-beams", "0"), ("--max-new-tokens", "0"), ("--batch-size", "0"), ("--translations", "0"), ("--translations", "-2"),
     ]),
 }
 NUMERIC_CASES = [pytest.param(base, option, value, id=f"{command}:{option}={value}")

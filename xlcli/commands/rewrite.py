@@ -8,6 +8,7 @@ from rich.table import Table
 
 from xlcli import languages, progress
 from xlcli.commands.common import open_existing, out, print_json
+from xlcli.commands.ranges import BATCH, PER_ITEM, TOKENS
 from xlcli.rewrite.backends import help_text
 
 STEP_ORDER = ("exact", "kept", "folded", "lemma", "compound", "fuzzy", "name", "transliterated", "number", "stopword", "unknown")
@@ -24,15 +25,15 @@ def rewrite(
     langs: str | None = typer.Option(None, "--langs", help="Languages of the queries to rewrite, e.g. es,de,fr,ru."),
     split: str | None = typer.Option(None, "--split", help="Only queries of this split, e.g. test (default: all)."),
     variants: str = typer.Option("all", "--variants", help="Variant sets whose variants are rewritten too: all | none | SET,SET."),
-    translations: int = typer.Option(1, "--translations", help="lexicon: keep up to N translations of a word (structured, Pirkola 1998)."),
+    translations: int = typer.Option(1, "--translations", callback=PER_ITEM, help="lexicon: keep up to N translations of a word (structured, Pirkola 1998)."),
     lemma: bool = typer.Option(True, "--lemma/--no-lemma", help="lexicon: look up the lemma (simplemma) of a word not found."),
     compound: bool = typer.Option(True, "--compound/--no-compound", help="lexicon: split compounds (German and the like)."),
     fuzzy: bool = typer.Option(True, "--fuzzy/--no-fuzzy", help="lexicon: typo-tolerant lookup of the nearest entry."),
     names: bool = typer.Option(True, "--names/--no-names", help="lexicon: match capitalised words to the passages' proper nouns."),
     device: str = typer.Option("auto", "--device", help="mt: auto, cpu, cuda, cuda:N or mps."),
-    batch_size: int | None = typer.Option(None, "--batch-size", help="Texts per batch (mt: per model call, default 32).", show_default=False),
-    num_beams: int = typer.Option(4, "--num-beams", help="mt: beam size."),
-    max_new_tokens: int = typer.Option(128, "--max-new-tokens", help="mt: longest translation in tokens."),
+    batch_size: int | None = typer.Option(None, "--batch-size", callback=BATCH, help="Texts per batch (mt: per model call, default 32).", show_default=False),
+    num_beams: int = typer.Option(4, "--num-beams", callback=PER_ITEM, help="mt: beam size."),
+    max_new_tokens: int = typer.Option(128, "--max-new-tokens", callback=TOKENS, help="mt: longest translation in tokens."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Rewrite every query of the chosen languages and split, and every stored misspelled variant of them.

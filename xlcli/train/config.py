@@ -42,6 +42,11 @@ CHECKS: dict[str, tuple[Callable[[float], bool], str]] = {
     "negatives_per_query": (lambda v: 1 <= v <= 1000, "give 1 to 1,000"),
     "seed": (lambda v: 0 <= v < 2**63, "give a whole number from 0 to 2**63 - 1"),
     "save_every": (lambda v: v >= 1, "give at least 1"),
+    "code_switch": (lambda v: 0.0 <= v < 1.0, "give the fraction of words to switch, in [0, 1) (CoSDA-ML uses 0.3-0.5)"),
+    "code_switch_queries": (lambda v: 0.0 < v <= 1.0, "give the fraction of English questions to switch, in (0, 1]"),
+    "xl_teaching": (lambda v: v >= 0, "give a weight >= 0 (0 = off)"),
+    "typo_contrast": (lambda v: v >= 0, "give a weight >= 0 (0 = off)"),
+    "typo_positives": (lambda v: 1 <= v <= 16, "give 1 to 16 misspelled variants per query"),
 }
 
 
@@ -114,15 +119,9 @@ class TrainConfig:
         for name in CHECKS:
             check_value(name, getattr(self, name))
         cross_lingual = [
-            (0.0 <= self.code_switch < 1.0, f"--code-switch {self.code_switch:g}: give the fraction of words to switch, in [0, 1) (CoSDA-ML uses 0.3-0.5)"),
-            (0.0 < self.code_switch_queries <= 1.0,
-             f"--code-switch-queries {self.code_switch_queries:g}: give the fraction of English questions to switch, in (0, 1]"),
             (self.code_switch == 0.0 or bool(self.lexicons),
              "--code-switch needs the dictionaries of the languages to switch into: give --lexicon LANG=PATH (e.g. es=muse/en-es.txt)"),
-            (self.xl_teaching >= 0, f"--xl-teaching {self.xl_teaching:g}: give a weight >= 0 (0 = off)"),
             (self.teacher is None or self.xl_teaching > 0, "--teacher scores the English side of --xl-teaching: give --xl-teaching W too"),
-            (self.typo_contrast >= 0, f"--typo-contrast {self.typo_contrast:g}: give a weight >= 0 (0 = off)"),
-            (1 <= self.typo_positives <= 16, f"--typo-positives {self.typo_positives}: give 1 to 16 misspelled variants per query"),
         ]
         for ok, message in cross_lingual:
             if not ok:
