@@ -9,7 +9,6 @@ of the run's folder), logs every step's losses and registers every checkpoint as
 
 from __future__ import annotations
 
-import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -183,7 +182,7 @@ def _store_translated(conn, plan: Plan, invocation_id: int) -> int:
 def _check_not_running_elsewhere(conn, run) -> None:
     """Two processes training one run would write the same checkpoint folder."""
     row = invocations.state_of(conn, run["invocation_id"])
-    if row is not None and invocations.display_state(row.state, row.pid, row.host) == "running" and row.pid != os.getpid():
+    if row is not None and invocations.is_live_elsewhere(row.state, row.pid, row.host):
         raise XlcliError(f"--name {run['name']}: that run is being trained right now by process {row.pid} on {row.host}; "
                          "wait for it, or stop it and run this command again to resume")
 
