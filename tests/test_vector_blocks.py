@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from xlcli.search import DenseIndex
-from xlcli.store import open_store, vectors
+from xlcli.store import blob_reader, engine, open_store, vectors
 
 
 def _index_row(conn, name: str):
@@ -78,3 +79,72 @@ def test_blocks_that_do_not_match_the_entries_are_not_trusted(small_store, db, t
         with store.read() as conn:
             assert vectors.read_blocks(conn, row["id"], row["dim"]) is None
             assert _by_passage(vectors.read_index(conn, row)) == _by_passage(vectors.read_all(conn, row["vec_table"], row["dim"]))
+
+
+def _blocks_by_driver(conn, index_id: int) -> tuple[list[int], list[bytes]]:
+    rows = conn.exec_driver_sql("SELECT rowid, vectors FROM vector_blocks WHERE index_id = ? ORDER BY block", (index_id,)).all()
+    return [r[0] for r in rows], [r[1] for r in rows]
+
+
+def test_blobs_are_read_straight_into_the_array_as_the_driver_reads_them(small_store, db, tiny_bert):
+    small_store("index", "--name", "tiny", "--model", tiny_bert, "--batch-size", "3", "--device", "cpu")
+    assert blob_reader.available()  # the driver's own SQLite exports its incremental BLOB API here
+    with open_store(db, write=False) as store, store.read() as conn:
+        row = _index_row(conn, "tiny")
+        rowids, blobs = _blocks_by_driver(conn, row["id"])
+    expected = np.frombuffer(b"".join(blobs), dtype=np.uint8)
+    for workers in (1, 2, 3, 64):  # more workers than rows too
+        out = np.full(len(expected), 7, dtype=np.uint8)
+        blob_reader.read_into(db, "vector_blocks", [("vectors", out, [len(b) for b in blobs])], rowids, workers=workers)
+        assert np.array_equal(out, expected)
+
+
+def test_a_blob_of_another_length_or_a_missing_row_is_refused_before_anything_is_read(small_store, db, tiny_bert):
+    small_store("index", "--name", "tiny", "--model", tiny_bert, "--batch-size", "3", "--device", "cpu")
+    with open_store(db, write=False) as store, store.read() as conn:
+        rowids, blobs = _blocks_by_driver(conn, _index_row(conn, "tiny")["id"])
+    sizes = [len(b) for b in blobs]
+    short = [*sizes[:1], sizes[1] - 4, *sizes[2:]]  # the caller expects one vector component less in row 2
+    out = np.zeros(sum(short), dtype=np.uint8)
+    with pytest.raises(blob_reader.BlobReadError, match="is not"):
+        blob_reader.read_into(db, "vector_blocks", [("vectors", out, short)], rowids, workers=1)
+    assert not out[sizes[0]:].any()  # row 1 was read, row 2 was not: nothing written past what was asked
+    out = np.zeros(sum(sizes), dtype=np.uint8)
+    with pytest.raises(blob_reader.BlobReadError, match="no row"):
+        blob_reader.read_into(db, "vector_blocks", [("vectors", out, sizes)], [*rowids[:-1], max(rowids) + 1000])
+    with pytest.raises(ValueError, match="exactly"):
+        blob_reader.read_into(db, "vector_blocks", [("vectors", out[:-1], sizes)], rowids)
+
+
+def test_without_the_blob_api_the_blocks_are_read_through_the_driver_to_the_same_matrix(small_store, db, tiny_bert, monkeypatch):
+    small_store("index", "--name", "tiny", "--model", tiny_bert, "--batch-size", "4", "--device", "cpu")
+    with open_store(db, write=False) as store, store.read() as conn:
+        row = _index_row(conn, "tiny")
+        direct = vectors.read_blocks(conn, row["id"], row["dim"])
+        monkeypatch.setattr(blob_reader, "_library", lambda: None)  # a driver whose SQLite hides the symbols
+        assert not blob_reader.available()
+        through_driver = vectors.read_blocks(conn, row["id"], row["dim"])
+    assert np.array_equal(direct[0], through_driver[0]) and np.array_equal(direct[1], through_driver[1])
+    assert direct[1].tobytes() == b"".join(_blocks_by_driver_on(db, row["id"]))
+
+
+def _blocks_by_driver_on(db, index_id: int) -> list[bytes]:
+    with open_store(db, write=False) as store, store.read() as conn:
+        return _blocks_by_driver(conn, index_id)[1]
+
+
+def test_new_stores_get_16k_pages_and_older_stores_keep_theirs(tmp_path):
+    from xlcli.store.driver import sqlite_module
+
+    with open_store(tmp_path / "new.db") as store, store.read() as conn:
+        assert conn.exec_driver_sql("PRAGMA page_size").scalar() == engine.PAGE_SIZE == 16_384
+    old = tmp_path / "old.db"
+    raw = sqlite_module().connect(str(old))
+    raw.execute("PRAGMA page_size = 4096")
+    raw.execute("CREATE TABLE placeholder (x)")  # written: its page size is now fixed
+    raw.execute("DROP TABLE placeholder")
+    raw.commit()
+    raw.close()
+    with open_store(old) as store, store.read() as conn:
+        assert conn.exec_driver_sql("PRAGMA page_size").scalar() == 4096
+        assert conn.exec_driver_sql("SELECT count(*) FROM xlcli_migrations").scalar() > 0
