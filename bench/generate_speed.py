@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from timing import alternate, load, median, spread
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "fixtures" / "locomo" / "locomo_fixture.json"
 LEXICONS = ROOT / "fixtures" / "lexicon"
@@ -49,7 +51,7 @@ def passages(db: Path, n: int) -> list[str]:
 
 def generation_speed(db: Path, tmp: Path, n: int, batch_sizes: list[int], repeats: int) -> None:
     import torch
-    from test_generate import make_tiny_t5
+    from conftest import make_tiny_t5
 
     from xlcli.generate.seq2seq import DEFAULT_PROMPT, Seq2SeqGenerator, format_prompt, load_seq2seq
     from xlcli.seeding import derive_seed
@@ -67,18 +69,20 @@ def generation_speed(db: Path, tmp: Path, n: int, batch_sizes: list[int], repeat
             model.generate(**encoded, do_sample=True, top_k=10, num_return_sequences=5, max_new_tokens=32, min_new_tokens=1)
 
     print(f"\n1. Generation, tiny T5 (d_model 32, 2+2 layers), CPU ({torch.get_num_threads()} thread), "
-          f"{len(prompts)} passages × 1 language × 5 queries, ≤ 32 new tokens, top-k 10, best of {repeats}")
-    print(f"{'batch':>6} {'xlcli passages/s':>18} {'HF do_sample passages/s':>25} {'ratio':>7}")
+          f"{len(prompts)} passages × 1 language × 5 queries, ≤ 32 new tokens, top-k 10, "
+          f"median of {repeats} alternating rounds; {load()}")
+    print(f"{'batch':>6} {'xlcli passages/s':>18} {'HF do_sample passages/s':>25} {'ratio':>7}   seconds xlcli / HF (min-max)")
     for size in batch_sizes:
-        timings = {"ours": 0.0, "hf": 0.0}
-        for _ in range(repeats):  # interleaved, best of `repeats`: other load on the machine only slows a run down
-            for label, run in (("ours", lambda b, s: ours.sample(b, s)), ("hf", lambda b, s: reference(b))):
+        def side(run):
+            def go():
                 torch.manual_seed(0)
-                start = time.perf_counter()
                 for i in range(0, len(prompts), size):
                     run(prompts[i : i + size], seeds[i : i + size])
-                timings[label] = max(timings[label], len(prompts) / (time.perf_counter() - start))
-        print(f"{size:>6} {timings['ours']:>18.1f} {timings['hf']:>25.1f} {timings['ours'] / timings['hf']:>7.2f}")
+            return go
+
+        times, _ = alternate(repeats, [side(ours.sample), side(lambda b, s: reference(b))])
+        ours_rate, hf_rate = len(prompts) / median(times[0]), len(prompts) / median(times[1])
+        print(f"{size:>6} {ours_rate:>18.1f} {hf_rate:>25.1f} {ours_rate / hf_rate:>7.2f}   {spread(times[0])} / {spread(times[1])}")
 
 
 def augmentation_cost(db: Path, model: str) -> None:
