@@ -195,3 +195,14 @@ def test_a_backend_encoder_takes_no_precision(small_store, db, fake_model):
     assert load_encoder(db, fake_model).dim == 64
     with pytest.raises(XlcliError, match="--precision fp8"):
         resolve_model(open_store(db, write=False), fake_model)[1].load("cpu", "fp8")
+
+
+@needs_bf16
+def test_a_pipeline_index_step_takes_the_precision(cli, db, loud_bert, small_locomo_file, tmp_path):
+    config = tmp_path / "study.toml"
+    config.write_text(
+        f'[[step]]\nrun = "ingest locomo"\nfile = "{small_locomo_file}"\nname = "small"\n\n'
+        f'[[step]]\nrun = "index"\nname = "reduced"\nmodel = "{loud_bert}"\ndevice = "cpu"\nprecision = "bf16"\n'
+    )
+    cli("pipeline", "run", config)
+    assert index_params(db, "reduced")["precision"] == "bf16"
