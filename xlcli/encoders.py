@@ -186,7 +186,7 @@ def _bf16_missing(device: str) -> str | None:
 
 def _fp16_missing(device: str) -> str | None:
     if device == "cpu" and not _mkldnn("_is_mkldnn_fp16_supported"):
-        # Measured on a 2-core AVX512-BF16 EPYC without AVX512-FP16: 2.3-2.9x slower than fp32.
+        # bench/precision_speed.py on a 2-core AVX512-BF16 EPYC without AVX512-FP16: 3.7x slower than fp32.
         return "this CPU has no native float16 arithmetic (AVX512-FP16 or AMX-FP16), where fp16 runs slower than fp32"
     return None
 
