@@ -1,6 +1,6 @@
 """Encoding speed: `xlcli index` vs sentence-transformers `encode`, same model, passages, batch size, threads.
 
-    python bench/encode_speed.py [--locomo PATH] [-n 0] [--batch-size 64] [--threads 2] [--repeats 3]
+    python bench/encode_speed.py [--locomo PATH] [-n 0] [--batch-size 64] [--threads 2] [--repeats 3] [--precision fp32]
 
 Passages are the real LoCoMo turns (../shared/data/locomo/locomo10.json or $LOCOMO_FILE), else the
 bundled fixture: all of them unless -n cuts the file to about n turns (whole sessions). The xlcli
@@ -13,6 +13,11 @@ the largest difference between the two sets of vectors, and the ceiling of the r
 arithmetic: both sides run the same float32 forward pass, which on a CPU is compute-bound, so
 xlcli can only be faster by the work sentence-transformers spends on padding. The ceiling is the
 ratio of the two sides' transformer FLOPs over their actual batches (:func:`forward_flops`).
+
+``--precision bf16`` builds the xlcli side with ``index --precision bf16`` and adds a third side,
+sentence-transformers under the same ``torch.autocast("cpu", dtype=torch.bfloat16)``, so the table
+has both the ratio against the fp32 reference and the like-for-like one; the vector differences are
+then against ST in fp32 (the largest component difference and the lowest cosine per passage).
 """
 
 from __future__ import annotations
@@ -92,6 +97,7 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="the xlcli side's --precision")
     args = parser.parse_args()
 
     import numpy as np
@@ -114,22 +120,26 @@ def main() -> int:
         collection = locomo.read(cut)
         texts = [p.text for p in collection.passages]
         print(f"{len(texts):,} passages from {source.name}, batch size {args.batch_size}, {args.threads} torch threads, "
-              f"{args.repeats} alternating rounds; {load()}", flush=True)
+              f"{args.repeats} alternating rounds, xlcli in {args.precision}; {load()}", flush=True)
 
         # Load both models once, outside the timings; the xlcli encoder is handed to the index step.
         _, settings = resolve_model(open_store(tmp / "probe.db"), "default")
-        encoder = settings.load("cpu")
+        encoder = settings.load("cpu", args.precision)
         st_model = SentenceTransformer(str(default_model_path()), device="cpu")
         st_model.max_seq_length = settings.max_length
 
-        xlcli_times, st_times = [], []
+        def st_autocast():
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                return st_model.encode(texts, batch_size=args.batch_size, convert_to_numpy=True)
+
+        xlcli_times, st_times, st_auto_times = [], [], []
         for repeat in range(args.repeats):
             db = tmp / f"run{repeat}.db"
             with open_store(db) as store:
                 ingest_collection(store, "bench", collection, {"file": str(cut)}, source=str(cut))
                 start = time.perf_counter()
                 build(store, "minilm", model="default", batch_size=args.batch_size, device="cpu", show_progress=False,
-                      encoder=encoder)
+                      encoder=encoder, precision=args.precision)
                 xlcli_times.append(time.perf_counter() - start)
                 with store.read() as conn:
                     row = conn.execute(text("SELECT vec_table, dim FROM indexes")).one()
@@ -138,24 +148,38 @@ def main() -> int:
             start = time.perf_counter()
             st_vecs = st_model.encode(texts, batch_size=args.batch_size, convert_to_numpy=True)
             st_times.append(time.perf_counter() - start)
-            print(f"round {repeat + 1}: xlcli {xlcli_times[-1]:.1f} s, sentence-transformers {st_times[-1]:.1f} s; {load()}", flush=True)
+            also = ""
+            if args.precision == "bf16":
+                start = time.perf_counter()
+                st_autocast()
+                st_auto_times.append(time.perf_counter() - start)
+                also = f", ST under bf16 autocast {st_auto_times[-1]:.1f} s"
+            print(f"round {repeat + 1}: xlcli {xlcli_times[-1]:.1f} s, sentence-transformers {st_times[-1]:.1f} s{also}; {load()}",
+                  flush=True)
 
         ours = dict(zip(data.passage_ids.tolist(), data.matrix))
-        diff = max(float(np.abs(ours[ids[p.ext_id]] - v).max()) for p, v in zip(collection.passages, st_vecs))
+        pairs = [(ours[ids[p.ext_id]], v) for p, v in zip(collection.passages, st_vecs)]
+        diff = max(float(np.abs(a - b).max()) for a, b in pairs)
+        lowest_cos = min(float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b))) for a, b in pairs)
 
     x = len(texts) / median(xlcli_times)
     s = len(texts) / median(st_times)
     print(f"{'':<36}{'passages/s':>12}{'seconds (min-max)':>28}")
     print(f"{'xlcli index (encode + store write)':<36}{x:>12.1f}{spread(xlcli_times):>28}")
     print(f"{'sentence-transformers encode':<36}{s:>12.1f}{spread(st_times):>28}")
+    if st_auto_times:
+        a = len(texts) / median(st_auto_times)
+        print(f"{'ST encode under bf16 autocast':<36}{a:>12.1f}{spread(st_auto_times):>28}")
     print(f"{'ratio xlcli / ST (medians)':<36}{x / s:>12.2f}   (target >= 1.25)")
+    if st_auto_times:
+        print(f"{'ratio xlcli / ST bf16 autocast':<36}{x / a:>12.2f}   (same arithmetic on both sides)")
     # Each round's two runs are next to each other in time, so their ratio sees the least drift.
     paired = sorted(t_st / t_x for t_x, t_st in zip(xlcli_times, st_times))
     print(f"{'ratio per round (median, min-max)':<36}{median(paired):>12.2f}   ({paired[0]:.2f}-{paired[-1]:.2f})")
     st_pad, xl_pad, ceiling = padding_ceiling(texts, encoder.tokenizer, encoder.model.config, args.batch_size, settings.max_length)
     print(f"{'ceiling at equal arithmetic':<36}{ceiling:>12.2f}   (padding: ST {st_pad:.1%} of its tokens, xlcli {xl_pad:.1%})")
     print(load())
-    print(f"max |xlcli - ST| over all vector components: {diff:.2e}")
+    print(f"max |xlcli - ST| over all vector components: {diff:.2e}; lowest cosine between a passage's two vectors: {lowest_cos:.6f}")
     return 0
 
 

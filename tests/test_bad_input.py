@@ -284,6 +284,12 @@ CATALOGUE = [
     Case("index-unknown-dataset", ("index", "--name", "x", "--dataset", "nope", "--bm25")),
     Case("index-model-config-is-a-list", ("index", "--name", "x", "--dataset", "fx", "--model", "{tmp}/listmodel"),
          write("listmodel/config.json", "[1, 2]")),
+    Case("index-unknown-precision", ("index", "--name", "x", "--dataset", "fx", "--model", "{bert}", "--precision", "fp64")),
+    Case("index-bm25-with-precision", ("index", "--name", "x", "--dataset", "fx", "--bm25", "--precision", "bf16")),
+    Case("index-resume-in-another-precision", ("index", "--name", "fx-dense", "--dataset", "fx", "--model", "{bert}",
+                                               "--device", "cpu", "--max-length", "32", "--precision", "bf16")),
+    Case("pipeline-index-unknown-precision", ("pipeline", "run", "{tmp}/study.toml"),
+         _pipeline('[[step]]\nrun = "index"\nname = "x"\nmodel = "default"\nprecision = "fp8"\n')),
     # search
     Case("search-unknown-index", ("search", "dog", "--index", "nope")),
     Case("search-k-not-a-number", ("search", "dog", "--index", "fx-bm25", "-k", "abc")),

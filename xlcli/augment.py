@@ -23,6 +23,7 @@ import numpy as np
 from sqlalchemy import Connection
 
 from xlcli import languages
+from xlcli.encoders import recorded_precision
 from xlcli.errors import XlcliError
 
 FUSIONS = ("sum", "mean")
@@ -166,18 +167,21 @@ def plain_twin(store, dataset_id: int, encoder) -> dict | None:
     """A finished plain index of this dataset made with the same encoder settings, if any.
 
     Its passage vectors are exactly the e_p this index needs (same model, pooling, prefixes, max
-    length), so an augmented index built beside a plain one reads them instead of encoding the
-    passages again.
+    length, precision), so an augmented index built beside a plain one reads them instead of
+    encoding the passages again.
     """
     wanted = asdict(encoder.config)
+    precision = getattr(encoder, "precision", None)
     with store.read() as conn:
         rows = conn.exec_driver_sql(
             "SELECT vec_table, dim, params_json FROM indexes WHERE dataset_id = ? AND kind = 'dense'"
             " AND augmentation_json IS NULL AND status = 'done' ORDER BY id", (dataset_id,)
         ).mappings().all()
     for row in rows:
-        model = (json.loads(row["params_json"]).get("identity") or {}).get("model") or {}
-        if row["dim"] == encoder.dim and all(model.get(k) == v for k, v in wanted.items()):
+        params = json.loads(row["params_json"])
+        model = (params.get("identity") or {}).get("model") or {}
+        same_precision = precision is None or recorded_precision(params) == precision
+        if row["dim"] == encoder.dim and same_precision and all(model.get(k) == v for k, v in wanted.items()):
             return dict(row)
     return None
 

@@ -161,6 +161,103 @@ def pick_device(device: str = "auto") -> str:
     return device
 
 
+# --- precision: how the forward pass computes -------------------------------------------------------
+
+AUTO = "auto"  # today's behaviour: fp32 on CPU, fp16 on a GPU (what an index without a record used)
+
+
+def _mkldnn(flag: str) -> bool:
+    import torch
+
+    check = getattr(torch.ops.mkldnn, flag, None)
+    return bool(torch.backends.mkldnn.is_available() and check is not None and check())
+
+
+def _bf16_missing(device: str) -> str | None:
+    import torch
+
+    if device == "cpu":
+        # Without AVX512-BF16/AMX oneDNN emulates bfloat16, slower than fp32: the option exists for speed only.
+        return None if _mkldnn("_is_mkldnn_bf16_supported") else "this CPU has no native bfloat16 arithmetic (AVX512-BF16 or AMX)"
+    if device.startswith("cuda"):
+        return None if torch.cuda.is_bf16_supported() else "this GPU has no bfloat16 arithmetic"
+    return f"bfloat16 is not offered on {device}"
+
+
+def _fp16_missing(device: str) -> str | None:
+    if device == "cpu" and not _mkldnn("_is_mkldnn_fp16_supported"):
+        # bench/precision_speed.py on a 2-core AVX512-BF16 EPYC without AVX512-FP16: 3.7x slower than fp32.
+        return "this CPU has no native float16 arithmetic (AVX512-FP16 or AMX-FP16), where fp16 runs slower than fp32"
+    return None
+
+
+@dataclass(frozen=True)
+class Precision:
+    """A number format for the forward pass. On a GPU the model's weights are cast to it (as fp16
+    always was there); on the CPU the forward runs under ``torch.autocast``, which computes the
+    matrix products in it and keeps LayerNorm and softmax in float32. Vectors are float32 either way."""
+
+    help: str
+    dtype: str  # the torch dtype's name
+    missing: Callable[[str], str | None]  # device → why it cannot run there, or None
+
+
+# The registry ``--precision`` and its help text read.
+PRECISIONS: dict[str, Precision] = {
+    "fp32": Precision("float32 throughout, the reference", "float32", lambda device: None),
+    "bf16": Precision("bfloat16 matrix products, on CPUs with AVX512-BF16 or AMX and GPUs from Ampere on", "bfloat16", _bf16_missing),
+    "fp16": Precision("float16, on GPUs and CPUs with AVX512-FP16", "float16", _fp16_missing),
+}
+
+
+def precisions_help() -> str:
+    return f"{AUTO} (fp32 on CPU, fp16 on GPU; on a resume the index's own); " + "; ".join(
+        f"{name}: {p.help}" for name, p in PRECISIONS.items())
+
+
+def check_precision_name(value: str) -> str:
+    if value != AUTO and value not in PRECISIONS:
+        raise XlcliError(f"--precision {value}: use one of {AUTO}, {', '.join(PRECISIONS)}")
+    return value
+
+
+def precision_missing(precision: str, device: str) -> str | None:
+    """Why ``precision`` (not auto) cannot run on the concrete ``device``, or None."""
+    return PRECISIONS[check_precision_name(precision)].missing(device)
+
+
+def resolve_precision(precision: str, device: str) -> str:
+    """The precision an encoder on the concrete ``device`` computes in for ``--precision precision``."""
+    if check_precision_name(precision) == AUTO:
+        return "fp32" if device == "cpu" else "fp16"
+    reason = precision_missing(precision, device)
+    if reason is not None:
+        raise XlcliError(f"--precision {precision} on {device}: {reason}; use fp32 or auto")
+    return precision
+
+
+def recorded_precision(index_params: dict) -> str | None:
+    """The precision an index's vectors were computed in, from its ``params_json``.
+
+    Indexes built before the key existed used ``auto`` on the device they record. ``None``: an
+    encoder backend that computes in its own precision.
+    """
+    if "precision" in index_params:
+        return index_params["precision"]
+    return "fp32" if index_params.get("device", "cpu") == "cpu" else "fp16"
+
+
+def query_precision(index_params: dict, device: str) -> str:
+    """The precision to encode an index's queries in on ``device``: the one its passages were computed
+    in, so that both sides of a score share their arithmetic — or fp32, what a reduced format
+    approximates, where this device cannot compute that one (an index built in fp16 on a GPU and
+    searched on a CPU, which is also what happened before precisions were recorded)."""
+    own = recorded_precision(index_params)
+    if own is None:
+        return AUTO
+    return own if precision_missing(own, pick_device(device)) is None else "fp32"
+
+
 def pool(hidden, attention_mask, pooling: str):
     """Mean over non-padding tokens, or the first ([CLS]) token."""
     if pooling == "cls":
@@ -195,19 +292,25 @@ def _first_line(exc: BaseException) -> str:
 class Encoder:
     """Encode texts into float32 vectors (numpy), batched by length, under ``inference_mode``."""
 
-    def __init__(self, config: EncoderConfig, *, device: str = "auto", source: str = "path", model=None, tokenizer=None):
+    def __init__(self, config: EncoderConfig, *, device: str = "auto", source: str = "path", model=None, tokenizer=None,
+                 precision: str = AUTO):
         import torch
 
         if config.pooling not in POOLINGS:
             raise XlcliError(f"--pooling {config.pooling}: use one of {', '.join(POOLINGS)}")
         self.config = config
         self.device = pick_device(device)
+        self.precision = resolve_precision(precision, self.device)
         if model is None or tokenizer is None:
             tokenizer, model = load_tokenizer_and_model(config.path, source=source)
         self.tokenizer = tokenizer
         self.model = model.to(self.device).eval()
-        if self.device != "cpu":
-            self.model = self.model.half()
+        dtype = getattr(torch, PRECISIONS[self.precision].dtype)
+        self._autocast = None
+        if self.device == "cpu" and dtype != torch.float32:
+            self._autocast = dtype
+        elif dtype != torch.float32:
+            self.model = self.model.to(dtype)
         self.dim = int(getattr(self.model.config, "hidden_size", 0) or self.model.config.d_model)
         self._torch = torch
 
@@ -222,6 +325,7 @@ class Encoder:
         query_prefix: str = "",
         passage_prefix: str = "",
         device: str = "auto",
+        precision: str = AUTO,
     ) -> Encoder:
         """Resolve ``model`` and read its sentence-transformers settings; explicit flags win."""
         source, path = resolve_path(model)
@@ -234,12 +338,18 @@ class Encoder:
             query_prefix=query_prefix,
             passage_prefix=passage_prefix,
         )
-        return cls(config, device=device, source=source)
+        return cls(config, device=device, source=source, precision=precision)
 
     def embed(self, batch: dict):
         """Pooled (and normalised) embeddings of a tokenised batch, with gradients if enabled."""
-        output = self.model(**batch)
-        vectors = pool(output.last_hidden_state, batch["attention_mask"], self.config.pooling)
+        if self._autocast is None:
+            output = self.model(**batch)
+            hidden = output.last_hidden_state
+        else:
+            with self._torch.autocast("cpu", dtype=self._autocast):
+                output = self.model(**batch)
+            hidden = output.last_hidden_state.float()  # pooled and normalised in float32
+        vectors = pool(hidden, batch["attention_mask"], self.config.pooling)
         if self.config.normalize:
             vectors = self._torch.nn.functional.normalize(vectors, p=2, dim=-1)
         return vectors

@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from sqlalchemy import Connection, text
 
+from xlcli.encoders import AUTO, check_precision_name, pick_device, precision_missing, recorded_precision
 from xlcli.errors import XlcliError
 from xlcli.models import ModelSettings, register_model, resolve_model
 from xlcli.progress import optional_bar
@@ -120,10 +121,17 @@ def _identity(kind: str, dataset: str, settings: ModelSettings | None, augmentat
     }
 
 
-def _check_compatible(existing, identity: dict, dim: int | None) -> None:
+def _check_compatible(existing, identity: dict, dim: int | None, precision: str | None = None) -> None:
     name = existing["name"]
     if existing["kind"] != identity["kind"]:
         raise XlcliError(f"index {name!r} exists as a {existing['kind']} index; choose another --name")
+    stored_precision = recorded_precision(json.loads(existing["params_json"])) if existing["kind"] == DENSE else None
+    if precision is not None and stored_precision is not None and precision != stored_precision:
+        # Vectors computed two ways in one index would make its scores incomparable across passages.
+        raise XlcliError(
+            f"index {name!r} holds vectors computed in {stored_precision}, not {precision}; "
+            "drop --precision (a resume uses the index's own) or choose another --name"
+        )
     if dim is not None and existing["dim"] is not None and existing["dim"] != dim:
         raise XlcliError(
             f"index {name!r} holds {existing['dim']}-dimensional vectors but this model gives {dim}; "
@@ -170,7 +178,7 @@ def _create_or_get_index(
     existing = find_index(conn, name)
     if existing is not None:
         # Another shard may have created it since we validated: check again under the write lock.
-        _check_compatible(existing, identity, dim)
+        _check_compatible(existing, identity, dim, params.get("precision"))
         return dict(existing)
     index_id = conn.execute(
         text(
@@ -217,6 +225,7 @@ def build(
     max_length: int | None = None,
     batch_size: int = 64,
     device: str = "auto",
+    precision: str = AUTO,
     shard: str | None = None,
     augmentation: dict | None = None,
     vectorizer_factory: VectorizerFactory | None = None,
@@ -226,10 +235,12 @@ def build(
     """Build (or resume, or extend) index ``name`` over a dataset's passages.
 
     Everything the user gave is checked — the shard, the dataset, the model (loaded), its
-    dimension against an existing index of that name — before the store is written. Library
-    callers that already hold the :class:`~xlcli.encoders.Encoder` for these settings may pass it.
+    dimension against an existing index of that name, the precision against the one its vectors were
+    computed in — before the store is written. Library callers that already hold the
+    :class:`~xlcli.encoders.Encoder` for these settings may pass it.
     """
     check_name(name)
+    check_precision_name(precision)
     shard_spec = parse_shard(shard)
     if batch_size < 1:
         raise XlcliError(f"--batch-size {batch_size}: must be at least 1")
@@ -237,8 +248,10 @@ def build(
     kind = BM25 if bm25 else DENSE
     if bm25 and (augmentation is not None or vectorizer_factory is not None):
         raise XlcliError("--bm25 cannot be combined with query-generation augmentation")
-    if bm25 and (model != "default" or pooling or query_prefix or passage_prefix or max_length):
-        raise XlcliError("--bm25 builds a lexical index: drop --model, --pooling, --query-prefix, --passage-prefix and --max-length")
+    if bm25 and (model != "default" or pooling or query_prefix or passage_prefix or max_length or precision != AUTO):
+        raise XlcliError(
+            "--bm25 builds a lexical index: drop --model, --pooling, --query-prefix, --passage-prefix, --max-length and --precision"
+        )
 
     encoder, settings, dim = None, None, None
     if kind == DENSE:
@@ -246,13 +259,16 @@ def build(
             store, model, pooling=pooling, max_length=max_length, query_prefix=query_prefix, passage_prefix=passage_prefix
         )
         if encoder is None:
-            encoder = settings.load(device)
+            encoder = settings.load(device, _resume_precision(existing, precision, device))
         elif encoder.config != settings.encoder_config():
             raise ValueError(f"the encoder passed ({encoder.config}) does not match --model {model} ({settings.encoder_config()})")
+        elif precision != AUTO and getattr(encoder, "precision", None) != precision:
+            raise ValueError(f"the encoder passed computes in {getattr(encoder, 'precision', None)}, not --precision {precision}")
         dim = encoder.dim
+    used = getattr(encoder, "precision", None)  # None: a backend, which computes in its own precision
     identity = _identity(kind, ds["name"], settings, augmentation)
     if existing is not None:
-        _check_compatible(existing, identity, dim)
+        _check_compatible(existing, identity, dim, used)
 
     with store.read() as conn:
         passages = _passages(conn, ds["id"], shard_spec)
@@ -273,7 +289,7 @@ def build(
     # The passages are part of the key: after more passages are ingested the same command is a
     # new invocation that indexes just those.
     params = {"index": name, **identity, "shard": list(shard_spec) if shard_spec else None,
-              "passages": [len(passages), passages[-1].id]}
+              "passages": [len(passages), passages[-1].id], **({"precision": used} if kind == DENSE else {})}
     # Exclusive: a second process with the same command would redo every batch beside the first.
     with invocations.step(store, "index", params, exclusive=True) as inv:
         if inv.already_done:  # finished by a concurrent process with the same command
@@ -283,10 +299,10 @@ def build(
             return result
         with store.write() as conn:
             model_id = register_model(conn, settings, dim, invocation_id=inv.id) if settings is not None else None
-            row = _create_or_get_index(
-                conn, name, kind, ds["id"], identity, {"batch_size": batch_size, "device": str(getattr(encoder, "device", "cpu"))},
-                dim, model_id, augmentation, inv.id,
-            )
+            recorded = {"batch_size": batch_size, "device": str(getattr(encoder, "device", "cpu"))}
+            if kind == DENSE:
+                recorded["precision"] = used
+            row = _create_or_get_index(conn, name, kind, ds["id"], identity, recorded, dim, model_id, augmentation, inv.id)
             done = _done_ids(conn, row["id"])
         result.already_indexed = sum(1 for p in passages if p.id in done)
         prefix = settings.passage_prefix if settings else ""
@@ -308,6 +324,23 @@ def build(
                           "status": result.status}
         inv.summary = result.summary
     return result
+
+
+def _resume_precision(existing, precision: str, device: str) -> str:
+    """``--precision`` as given, except that ``auto`` on an existing dense index means the index's own
+    precision, which this device must be able to compute (else one index would mix two)."""
+    if precision != AUTO or existing is None or existing["kind"] != DENSE:
+        return precision
+    own = recorded_precision(json.loads(existing["params_json"]))
+    if own is None:
+        return AUTO
+    reason = precision_missing(own, pick_device(device))
+    if reason is not None:
+        raise XlcliError(
+            f"index {existing['name']!r} holds vectors computed in {own}, which cannot be computed here ({reason}); "
+            "resume it on a device that can, or choose another --name"
+        )
+    return own
 
 
 def _dense_writer(store: Store, row: dict, encoder, vectorizer_factory: VectorizerFactory | None, invocation_id: int):

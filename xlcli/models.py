@@ -25,7 +25,17 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, text
 
-from xlcli.encoders import BACKENDS, DEFAULT_MODEL, POOLINGS, EncoderConfig, json_object, resolve_path, sentence_transformers_settings
+from xlcli.encoders import (
+    AUTO,
+    BACKENDS,
+    DEFAULT_MODEL,
+    POOLINGS,
+    EncoderConfig,
+    check_precision_name,
+    json_object,
+    resolve_path,
+    sentence_transformers_settings,
+)
 from xlcli.errors import XlcliError
 from xlcli.store.invocations import now, params_key
 
@@ -61,13 +71,17 @@ class ModelSettings:
         values.pop("name")
         return values
 
-    def load(self, device: str = "auto") -> Encoder | TextEncoder:
+    def load(self, device: str = "auto", precision: str = AUTO) -> Encoder | TextEncoder:
+        """The encoder, on ``device``, computing in ``precision`` (see :data:`xlcli.encoders.PRECISIONS`)."""
         from xlcli.encoders import Encoder
 
         if self.source in BACKENDS:
+            # A backend computes in its own precision; fp32 is what indexes built before precisions were recorded say.
+            if check_precision_name(precision) not in (AUTO, "fp32"):
+                raise XlcliError(f"--precision {precision}: model {self.name} is a {self.source} encoder, which computes in its own precision; use auto")
             return BACKENDS[self.source].load(self.encoder_config(), device)
         _check_loadable(self)
-        return Encoder(self.encoder_config(), device=device, source="hub" if self.source == "hub" else "path")
+        return Encoder(self.encoder_config(), device=device, source="hub" if self.source == "hub" else "path", precision=precision)
 
 
 def _has_files(source: str) -> bool:

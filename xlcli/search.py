@@ -25,6 +25,7 @@ over the whole scope, never by faiss's arbitrary choice among equal scores.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -277,6 +278,7 @@ def passage_ext_ids(conn: Connection, passage_ids: Sequence[int]) -> dict[int, s
 
 def run_query(store: Store, index_name: str, query: str, *, k: int = 10, scope: str | None = None, device: str = "auto") -> list[dict]:
     """``xlcli search``: one query against one index, with passage ids and texts."""
+    from xlcli.encoders import query_precision
     from xlcli.models import resolve_model
     from xlcli.store.catalog import BM25, require_complete, resolve_index
 
@@ -296,7 +298,7 @@ def run_query(store: Store, index_name: str, query: str, *, k: int = 10, scope: 
             name = conn.execute(text("SELECT name FROM models WHERE id = :i"), {"i": row["model_id"]}).scalar_one()
             settings = resolve_model(conn, name)[1]
     if settings is not None:
-        vector = settings.load(device).encode_queries([query])[0]
+        vector = settings.load(device, query_precision(json.loads(row["params_json"]), device)).encode_queries([query])[0]
         with store.read() as conn:
             hits = knn(conn, row, vector, k, scope)
     with store.read() as conn:

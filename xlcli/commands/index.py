@@ -8,6 +8,7 @@ from xlcli.ann import kinds_help
 from xlcli.augment import check_alpha
 from xlcli.commands.common import open_existing, out, print_json
 from xlcli.commands.ranges import BATCH, TOKENS, library
+from xlcli.encoders import AUTO, check_precision_name, precisions_help
 
 
 def index(
@@ -29,6 +30,9 @@ def index(
     ),
     batch_size: int = typer.Option(64, "--batch-size", callback=BATCH, help="Passages per batch (one transaction each)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps."),
+    precision: str = typer.Option(
+        AUTO, "--precision", callback=library(check_precision_name), help=f"Arithmetic of the forward pass: {precisions_help()}."
+    ),
     shard: str | None = typer.Option(None, "--shard", help="i/n: encode only passages with id % n == i-1 (run n processes at once)."),
     augment: str | None = typer.Option(
         None, "--augment", help="QG augmentation (xQG, SIGIR 2023): generator run name(s), comma-separated, or 'all'."
@@ -61,7 +65,7 @@ def index(
             augmentation, vectorizer = for_index(store, name, dataset, augment, alpha=alpha, fusion=fusion, gen_langs=gen_langs)
             result = build(
                 store, name, dataset=dataset, bm25=bm25, model=model, pooling=pooling, query_prefix=query_prefix,
-                passage_prefix=passage_prefix, max_length=max_length, batch_size=batch_size, device=device, shard=shard,
+                passage_prefix=passage_prefix, max_length=max_length, batch_size=batch_size, device=device, precision=precision, shard=shard,
                 augmentation=augmentation, vectorizer_factory=vectorizer,
             )
         if wanted is not None:

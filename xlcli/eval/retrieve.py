@@ -1,18 +1,21 @@
 """Ranking query texts with an index: BM25 per query, dense by exact batch search.
 
-Encoders and query vectors are cached per encoder identity within one :class:`Retriever` (one
-``eval`` invocation), so indexes built with the same model (e.g. plain and QG-augmented) encode
-the queries once; each dense index's vectors are read once.
+Encoders and query vectors are cached per encoder identity and precision within one
+:class:`Retriever` (one ``eval`` invocation), so indexes built with the same model (e.g. plain and
+QG-augmented) encode the queries once; each dense index's vectors are read once. Queries are
+encoded in the precision the index recorded (:func:`xlcli.encoders.query_precision`).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 import numpy as np
 from sqlalchemy import text
 
 from xlcli import ann
+from xlcli.encoders import AUTO, query_precision
 from xlcli.errors import XlcliError
 from xlcli.eval.querysets import QuerySet
 from xlcli.models import ModelSettings, resolve_model
@@ -30,8 +33,8 @@ class Retriever:
         if batch_size < 1:  # checked here too for library callers: 0 or less would never end a batch
             raise XlcliError(f"--batch-size {batch_size}: must be at least 1")
         self.store, self.device, self.batch_size = store, device, batch_size
-        self._encoders: dict[str, object] = {}
-        self._vectors: dict[str, dict[str, np.ndarray]] = {}
+        self._encoders: dict[tuple[str, str], object] = {}
+        self._vectors: dict[str, dict[tuple[str, str], np.ndarray]] = {}  # model identity → (precision, text) → vector
         self._dense: dict[int, DenseIndex] = {}
         self.invocation_id: int | None = None  # an approximate structure rebuilt here is stored under it
 
@@ -40,37 +43,41 @@ class Retriever:
             name = conn.execute(text("SELECT name FROM models WHERE id = :i"), {"i": index_row["model_id"]}).scalar_one()
             return resolve_model(conn, name)[1]
 
-    def query_vectors(self, settings: ModelSettings, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
+    def precision(self, index_row) -> str:
+        return query_precision(json.loads(index_row["params_json"]), self.device)
+
+    def query_vectors(self, settings: ModelSettings, texts: Sequence[str], show_progress: bool = False,
+                      precision: str = AUTO) -> np.ndarray:
         key = canonical_json(settings.identity())
         cache = self._vectors.setdefault(key, {})
-        missing = list(dict.fromkeys(t for t in texts if t not in cache))
+        missing = list(dict.fromkeys(t for t in texts if (precision, t) not in cache))
         if missing:
-            encoder = self._encoders.get(key)
+            encoder = self._encoders.get((key, precision))
             if encoder is None:
-                encoder = self._encoders[key] = settings.load(self.device)
+                encoder = self._encoders[key, precision] = settings.load(self.device, precision)
             with optional_bar(show_progress, f"Encoding queries ({settings.name})", len(missing), unit="queries") as bar:
                 encoded = encoder.encode_queries(missing, batch_size=self.batch_size, on_batch=bar.advance)
             for t, v in zip(missing, encoded):
-                cache[t] = v
-        return np.stack([cache[t] for t in texts]) if texts else np.zeros((0, 1), np.float32)
+                cache[precision, t] = v
+        return np.stack([cache[precision, t] for t in texts]) if texts else np.zeros((0, 1), np.float32)
 
     def prepare(self, jobs: Sequence[tuple[dict, QuerySet]], show_progress: bool) -> None:
         """Encode every query text the dense jobs need, once per encoder, with a progress bar."""
-        by_model: dict[str, tuple[ModelSettings, list[str]]] = {}
+        by_model: dict[tuple[str, str], tuple[ModelSettings, str, list[str]]] = {}
         for row, qs in jobs:
             if row["kind"] == BM25:
                 continue
-            settings = self.model_settings(row)
-            entry = by_model.setdefault(canonical_json(settings.identity()), (settings, []))
-            entry[1].extend(t for item in qs.items for _, _, t in item.texts)
-        for settings, texts in by_model.values():
-            self.query_vectors(settings, texts, show_progress)
+            settings, precision = self.model_settings(row), self.precision(row)
+            entry = by_model.setdefault((canonical_json(settings.identity()), precision), (settings, precision, []))
+            entry[2].extend(t for item in qs.items for _, _, t in item.texts)
+        for settings, precision, texts in by_model.values():
+            self.query_vectors(settings, texts, show_progress, precision)
 
     def rank(self, index_row, texts: Sequence[str], scopes: Sequence[str | None], depth: int) -> list[Ranking]:
         if index_row["kind"] == BM25:
             with self.store.read() as conn:
                 return [bm25_search(conn, index_row, t, depth, s) for t, s in zip(texts, scopes)]
-        vectors = self.query_vectors(self.model_settings(index_row), texts)
+        vectors = self.query_vectors(self.model_settings(index_row), texts, precision=self.precision(index_row))
         return self._dense_index(index_row).search(vectors, scopes, depth)
 
     def _dense_index(self, index_row) -> DenseIndex:
@@ -87,7 +94,7 @@ class Retriever:
             return None
         dense = self._dense_index(index_row)
         at = ann.sample(len(texts))
-        vectors = self.query_vectors(self.model_settings(index_row), [texts[i] for i in at])
+        vectors = self.query_vectors(self.model_settings(index_row), [texts[i] for i in at], precision=self.precision(index_row))
         chosen = [scopes[i] for i in at]
         approx = [ids for ids, _ in dense.search_arrays(vectors, chosen, depth)]
         exact = [ids for ids, _ in dense.search_arrays(vectors, chosen, depth, exact=True)]
