@@ -16,6 +16,8 @@ MNRL scale 20), learning rate and warm-up, and the same torch thread count.
 Each side runs in its own subprocess (so peak memory is its own), alternately, --repeats rounds;
 the table gives medians and spreads with the load (bench/timing.py). Throughput is pairs/s over
 the steps after the first two (which include lazy initialisation). Target: ratio xlcli / ST ≥ 1.5.
+``--precision bf16`` runs both sides in bfloat16 mixed precision (xlcli ``train --precision bf16``,
+the reference's ``bf16=True``), a like-for-like pair; the default is each side's float32 on a CPU.
 """
 
 from __future__ import annotations
@@ -78,7 +80,7 @@ def side_xlcli(args, db: Path, order: list[tuple[str, str]]) -> dict:
 
     config = TrainConfig(name="speed", base=args.model, pairs=(PairSource("queries", ("en",)),), steps=args.steps,
                          batch_size=args.batch_size, max_length=args.max_length, lr=2e-5, warmup=0.1,
-                         temperature=0.05, save_every=10**9, device=args.device)
+                         temperature=0.05, save_every=10**9, device=args.device, precision=args.precision)
     import shutil
 
     stamps: list[float] = []
@@ -125,7 +127,7 @@ def side_st(args, db: Path, order: list[tuple[str, str]]) -> dict:
         output_dir=str(Path(args.tmp) / "st-run"), max_steps=args.steps, per_device_train_batch_size=args.batch_size,
         learning_rate=2e-5, warmup_ratio=0.1, save_strategy="no", report_to=[], seed=0, dataloader_drop_last=True,
         disable_tqdm=True, logging_strategy="no", use_cpu=args.device == "cpu" or not torch.cuda.is_available(),
-        bf16=torch.cuda.is_available() and args.device != "cpu",
+        bf16=args.precision == "bf16" or (args.precision == "auto" and torch.cuda.is_available() and args.device != "cpu"),
     )
     trainer = SentenceTransformerTrainer(model=model, args=training, train_dataset=data,
                                          loss=losses.MultipleNegativesRankingLoss(model, scale=20.0), callbacks=[Timer()])
@@ -154,6 +156,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
+                        help="both sides: bf16 = xlcli's --precision bf16 and the reference's bf16=True (autocast)")
     parser.add_argument("--side", help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
     parser.add_argument("--order", help=argparse.SUPPRESS)
@@ -184,7 +188,7 @@ def main() -> None:
                 command = [sys.executable, __file__, "--side", side, "--db", str(db), "--order", str(tmp / "order.json"),
                            "--tmp", str(tmp), "--model", args.model, "--steps", str(args.steps), "--batch-size",
                            str(args.batch_size), "--max-length", str(args.max_length), "--threads", str(args.threads),
-                           "--device", args.device]
+                           "--device", args.device, "--precision", args.precision]
                 done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": str(args.threads)})
                 line = [l for l in done.stdout.splitlines() if l.startswith("RESULT ")]
                 if done.returncode != 0 or not line:
@@ -194,7 +198,7 @@ def main() -> None:
                 runs[side].append(result)
     print(f"Training throughput — {locomo.name}: {len(pairs):,} English question→evidence pairs; model {args.model}; "
           f"batch {args.batch_size}, max length {args.max_length}, {args.steps} steps (first {WARMUP_STEPS} not timed), "
-          f"{args.threads} threads, {args.repeats} alternating rounds, medians; {load()}")
+          f"{args.threads} threads, precision {args.precision} on both sides, {args.repeats} alternating rounds, medians; {load()}")
     print(f"{'':<34}{'pairs/s (min-max)':>24}{'peak MB':>10}")
     rate = {}
     for side, label in (("xlcli", "xlcli train (InfoNCE)"), ("st", "sentence-transformers MNRL")):

@@ -12,6 +12,7 @@ import typer
 from xlcli.commands.common import open_for_write, out, print_json
 from xlcli.commands.ranges import library
 from xlcli.perturb.protocols import PROTOCOLS
+from xlcli.train import precision as train_precision
 from xlcli.train.config import check_value
 from xlcli.train.sources import pairs_help, parse_pair_sources
 from xlcli.train.translate import parse_lexicons
@@ -50,6 +51,8 @@ def train(
     seed: int = typer.Option(0, "--seed", callback=_checked("seed"), help="Seed of data order, misspellings, negatives and dropout."),
     save_every: int = typer.Option(200, "--save-every", callback=_checked("save_every"), help="Checkpoint every N steps (and at the end)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps (CUDA trains with bf16 autocast)."),
+    precision: str = typer.Option("auto", "--precision", callback=library(train_precision.check_name),
+                                  help=f"Arithmetic of a step: {train_precision.help_text()}."),
     lexicon: list[str] = typer.Option([], "--lexicon", help="LANG=PATH: an en→LANG MUSE dictionary, for translated:LANGS pairs and --code-switch (repeatable)."),
     balance_langs: bool = typer.Option(True, "--balance-langs/--by-size", help="With mixing weights (@W): a source's languages share its weight evenly, or by their sizes."),
     code_switch: float = typer.Option(0.0, "--code-switch", callback=_checked("code_switch"), help="Fraction of an English question's words replaced by translations in random --lexicon languages (CoSDA-ML, Qin et al. 2020), in [0, 1)."),
@@ -78,7 +81,7 @@ def train(
         weight_decay=weight_decay, max_grad_norm=max_grad_norm, seed=seed, allow_leakage=allow_leakage,
         save_every=save_every, device=device, lexicons=parse_lexicons(lexicon), balance_langs=balance_langs,
         code_switch=code_switch, code_switch_queries=code_switch_queries, xl_teaching=xl_teaching, teacher=teacher,
-        typo_contrast=typo_contrast, typo_positives=typo_positives,
+        typo_contrast=typo_contrast, typo_positives=typo_positives, precision=precision,
     )
     with open_for_write(ctx) as store:
         plan = prepare(store, config)
@@ -102,7 +105,7 @@ def _describe(plan) -> None:
     summary = plan.summary()
     by_source = ", ".join(f"{k} {v:,}" for k, v in summary["pairs_by_source"].items())
     out.print(f"[bold]{summary['run']}[/]: {summary['pairs']:,} pairs ({by_source}) from {summary['dataset']}, "
-              f"{summary['steps']} steps on {summary['device']}" + (f" × {summary['world_size']} processes" if summary["world_size"] > 1 else ""))
+              f"{summary['steps']} steps on {summary['device']} in {summary['precision']}" + (f" × {summary['world_size']} processes" if summary["world_size"] > 1 else ""))
     out.print(f"Recipe: {summary['objectives']}.")
     if summary.get("mix"):
         out.print("Batches mixed by weight: " + ", ".join(f"{k} {100 * v:.1f}%" for k, v in summary["mix"].items()) + ".")

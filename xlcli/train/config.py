@@ -100,13 +100,14 @@ class TrainConfig:
     teacher: str | None = None  # frozen model whose English scores teach (None = the student itself)
     typo_contrast: float = 0.0  # weight of the multi-positive typo contrast (0 = off)
     typo_positives: int = 2  # misspelled variants per query in the typo contrast
+    precision: str = "auto"  # arithmetic of a step (xlcli.train.precision); auto is device-dependent, kept out of the key
     # Not part of the key (see the module docstring).
     save_every: int = 200
     device: str = field(default="auto", compare=False)
 
     NOT_IN_KEY = ("save_every", "device")
     KEY_IF_SET: ClassVar[dict] = {"balance_langs": True, "lexicons": [], "code_switch": 0.0, "code_switch_queries": 0.5, "xl_teaching": 0.0,
-                  "teacher": None, "typo_contrast": 0.0, "typo_positives": 2}
+                  "teacher": None, "typo_contrast": 0.0, "typo_positives": 2, "precision": "auto"}
 
     def validated(self) -> TrainConfig:
         """Check every value (one clear error each); fill the defaults that depend on others."""
@@ -116,6 +117,9 @@ class TrainConfig:
             return replace(self, typo_aware=0.5 if self.self_teaching else 0.0).validated()
         if self.epochs is not None and self.steps is not None:
             raise XlcliError("give either --epochs or --steps, not both")
+        from xlcli.train.precision import check_name
+
+        check_name(self.precision)
         for name in CHECKS:
             check_value(name, getattr(self, name))
         cross_lingual = [

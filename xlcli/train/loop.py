@@ -25,7 +25,7 @@ import numpy as np
 
 from xlcli.datasets.parallel import ParallelSentence
 from xlcli.seeding import derive_seed
-from xlcli.train import checkpoints, losses, mixing
+from xlcli.train import checkpoints, losses, mixing, precision
 from xlcli.train.batching import CALL_OVERHEAD, embed_grouped
 from xlcli.train.config import TrainConfig
 from xlcli.train.distributed import Distributed
@@ -89,7 +89,7 @@ class Trainer:
         self.dist = dist_env or Distributed()
         self.on_step, self.on_checkpoint, self.on_start = on_step, on_checkpoint, on_start
         self.device = str(encoder.device)
-        self.autocast_dtype = torch.bfloat16 if self.device.startswith("cuda") else None
+        self.autocast_dtype = torch.bfloat16 if precision.resolve(config.precision, self.device) == "bf16" else None
         self.pair_stream = mixing.stream(data.pairs, data.mix, config.seed, salt=1)
         self.parallel_stream = (
             Stream([s.lang for s in data.parallel], config.seed, salt=2) if data.parallel and config.align_weight > 0 else None
@@ -157,7 +157,7 @@ class Trainer:
     def _autocast(self):
         if self.autocast_dtype is None:
             return nullcontext()
-        return self.torch.autocast("cuda", dtype=self.autocast_dtype)
+        return self.torch.autocast(self.device.split(":")[0], dtype=self.autocast_dtype)
 
     def _embed(self, encoder, texts: list[str]):
         return embed_grouped(encoder, texts, self.config.max_length, self.call_overhead)

@@ -17,7 +17,7 @@ from pathlib import Path
 from xlcli.errors import XlcliError
 from xlcli.store import Store, invocations
 from xlcli.store.catalog import resolve_dataset
-from xlcli.train import checkpoints, mixing, runs
+from xlcli.train import checkpoints, mixing, precision, runs
 from xlcli.train.config import DEFAULT_WEIGHT, TrainConfig
 from xlcli.train.distributed import Distributed, finish_distributed, init_distributed, training_device
 from xlcli.train.loop import TrainData, Trainer, total_steps
@@ -40,6 +40,7 @@ class Plan:
     steps: int = 0
     batch_size: int = 0  # the micro-batch actually used (--batch-size, at most the number of pairs)
     device: str = "cpu"
+    precision: str = "fp32"  # what a step computes in on that device (xlcli.train.precision)
     dist: Distributed = field(default_factory=Distributed)
     mix: dict = field(default_factory=dict)  # "source:lang" → realised share of the run's draws (mixing weights only)
 
@@ -58,6 +59,7 @@ class Plan:
             "steps": self.steps,
             "batch_size": self.batch_size,
             "device": self.device,
+            "precision": self.precision,
             "world_size": self.dist.world,
             "output_dir": str(self.run_dir),
             "objectives": self.config.objectives(),
@@ -120,6 +122,7 @@ def prepare(store: Store, config: TrainConfig) -> Plan:
     plan.batch_size = plan.batch_size or config.batch_size
     plan.dist = Distributed.from_env()
     plan.device = training_device(config.device, plan.dist)
+    plan.precision = precision.resolve(config.precision, plan.device)
     plan.steps = total_steps(config, len(plan.data.pairs), plan.dist.world, plan.batch_size)
     # Before anything is trained, registered or loaded: the folder's checkpoints must be this run's.
     checkpoints.check_run(plan.run_dir, config.key, plan.steps)

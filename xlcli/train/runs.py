@@ -34,7 +34,9 @@ def check_name(conn: Connection, config: TrainConfig):
         old = {k: v for k, v in old.items() if not (k in TrainConfig.KEY_IF_SET and v == TrainConfig.KEY_IF_SET[k])}
         differing = sorted(k for k in set(old) | set(new) if k not in TrainConfig.NOT_IN_KEY and k != "realised_mix"
                            and old.get(k) != new.get(k))
-        shown = ", ".join(f"{k}: {old.get(k)!r} → {new.get(k)!r}" for k in differing[:4])
+        # A parameter left out of a key sits at its default: show that rather than None.
+        shown = ", ".join(f"{k}: {old.get(k, TrainConfig.KEY_IF_SET.get(k))!r} → {new.get(k, TrainConfig.KEY_IF_SET.get(k))!r}"
+                          for k in differing[:4])
         raise XlcliError(
             f"--name {config.name}: a training run of that name exists with other parameters ({shown}); "
             "choose another --name, or repeat its parameters to resume it"
