@@ -18,6 +18,7 @@ the table gives medians and spreads with the load (bench/timing.py). Throughput 
 the steps after the first two (which include lazy initialisation). Target: ratio xlcli / ST ≥ 1.5.
 ``--precision bf16`` runs both sides in bfloat16 mixed precision (xlcli ``train --precision bf16``,
 the reference's ``bf16=True``), a like-for-like pair; the default is each side's float32 on a CPU.
+Also prints the ceiling of the ratio at equal arithmetic (:func:`padding_ceiling`).
 """
 
 from __future__ import annotations
@@ -60,6 +61,31 @@ def build_pairs(locomo: Path, tmp: Path) -> tuple[Path, list[tuple[str, str]]]:
             dataset = dict(conn.execute(text("SELECT * FROM datasets WHERE name = 'bench'")).mappings().one())
             pairs = build(conn, dataset, (PairSource("queries", ("en",)),)).pairs
     return db, [(p.query, p.positive) for p in pairs]
+
+
+def padding_ceiling(order: list[tuple[str, str]], args) -> tuple[float, float, float]:
+    """(ST's padding share, xlcli's, ST FLOPs / xlcli FLOPs) over the timed steps' batches: ST pads
+    each batch's questions and passages to their longest; xlcli splits them into length groups
+    (xlcli.train.batching). Backward costs a fixed multiple of forward, so the forward FLOPs ratio
+    is the ceiling of the speed ratio at equal arithmetic, as in bench/encode_speed.py."""
+    from encode_speed import forward_flops
+    from transformers import AutoConfig, AutoTokenizer
+
+    from xlcli.encoders import resolve_path
+    from xlcli.train.batching import CALL_OVERHEAD, length_groups
+
+    path = resolve_path(args.model)[1]
+    tokenizer, config = AutoTokenizer.from_pretrained(path), AutoConfig.from_pretrained(path)
+    timed = order[WARMUP_STEPS * args.batch_size : args.steps * args.batch_size]
+    st, xl, real = [], [], 0
+    for start in range(0, len(timed), args.batch_size):
+        for texts in ([q for q, _ in timed[start : start + args.batch_size]], [p for _, p in timed[start : start + args.batch_size]]):
+            lengths = [len(ids) for ids in tokenizer(texts, truncation=True, max_length=args.max_length)["input_ids"]]
+            real += sum(lengths)
+            st.append(lengths)
+            xl.extend([lengths[i] for i in group] for group in length_groups(lengths, CALL_OVERHEAD["cpu"]))
+    padded = [sum(len(b) * max(b) for b in batches) for batches in (st, xl)]
+    return 1 - real / padded[0], 1 - real / padded[1], forward_flops(st, config) / forward_flops(xl, config)
 
 
 def peak_memory_mb() -> float:
@@ -207,6 +233,8 @@ def main() -> None:
         peak = statistics.median(r["peak_mb"] for r in runs[side])
         print(f"{label:<34}{f'{rate[side]:.1f} ({min(rates):.1f}-{max(rates):.1f})':>24}{peak:>10.0f}")
     print(f"ratio xlcli / sentence-transformers (medians): {rate['xlcli'] / rate['st']:.2f} (target ≥ 1.5); {load()}")
+    st_pad, xl_pad, ceiling = padding_ceiling(order, args)
+    print(f"ceiling at equal arithmetic: {ceiling:.2f} (padding: ST {st_pad:.1%} of its tokens, xlcli {xl_pad:.1%})")
 
 
 if __name__ == "__main__":
