@@ -276,6 +276,8 @@ CATALOGUE = [
     Case("train-unknown-dataset", ("train", "--name", "typo", "--dataset", "nope", "--base", "{bert}")),
     Case("train-base-missing", ("train", "--name", "typo", "--dataset", "fx", "--base", "{tmp}/no-model")),
     Case("train-without-name", ("train", "--dataset", "fx")),
+    Case("train-unknown-precision", ("train", "--name", "typo", "--dataset", "fx", "--base", "{bert}", "--precision", "fp8")),
+    Case("train-fp16-precision", ("train", "--name", "typo", "--dataset", "fx", "--base", "{bert}", "--precision", "fp16")),
     # index
     Case("index-model-missing", ("index", "--name", "x", "--dataset", "fx", "--model", "{tmp}/no-model")),
     Case("index-bad-shard", ("index", "--name", "x", "--dataset", "fx", "--bm25", "--shard", "3/2")),
