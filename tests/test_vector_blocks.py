@@ -95,7 +95,7 @@ def test_blobs_are_read_straight_into_the_array_as_the_driver_reads_them(small_s
     expected = np.frombuffer(b"".join(blobs), dtype=np.uint8)
     for workers in (1, 2, 3, 64):  # more workers than rows too
         out = np.full(len(expected), 7, dtype=np.uint8)
-        blob_reader.read_into(db, "vector_blocks", [("vectors", out, [len(b) for b in blobs])], rowids, workers=workers)
+        blob_reader.read_into(db, "vector_blocks", "vectors", out, [len(b) for b in blobs], rowids, workers=workers)
         assert np.array_equal(out, expected)
 
 
@@ -107,13 +107,13 @@ def test_a_blob_of_another_length_or_a_missing_row_is_refused_before_anything_is
     short = [*sizes[:1], sizes[1] - 4, *sizes[2:]]  # the caller expects one vector component less in row 2
     out = np.zeros(sum(short), dtype=np.uint8)
     with pytest.raises(blob_reader.BlobReadError, match="is not"):
-        blob_reader.read_into(db, "vector_blocks", [("vectors", out, short)], rowids, workers=1)
+        blob_reader.read_into(db, "vector_blocks", "vectors", out, short, rowids, workers=1)
     assert not out[sizes[0]:].any()  # row 1 was read, row 2 was not: nothing written past what was asked
     out = np.zeros(sum(sizes), dtype=np.uint8)
     with pytest.raises(blob_reader.BlobReadError, match="no row"):
-        blob_reader.read_into(db, "vector_blocks", [("vectors", out, sizes)], [*rowids[:-1], max(rowids) + 1000])
+        blob_reader.read_into(db, "vector_blocks", "vectors", out, sizes, [*rowids[:-1], max(rowids) + 1000])
     with pytest.raises(ValueError, match="exactly"):
-        blob_reader.read_into(db, "vector_blocks", [("vectors", out[:-1], sizes)], rowids)
+        blob_reader.read_into(db, "vector_blocks", "vectors", out[:-1], sizes, rowids)
 
 
 def test_without_the_blob_api_the_blocks_are_read_through_the_driver_to_the_same_matrix(small_store, db, tiny_bert, monkeypatch):

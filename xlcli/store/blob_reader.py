@@ -75,10 +75,10 @@ def available() -> bool:
     return _library() is not None
 
 
-def read_into(path: str | Path, table: str, columns: Sequence[tuple[str, np.ndarray, Sequence[int]]],
+def read_into(path: str | Path, table: str, column: str, out: np.ndarray, sizes: Sequence[int],
               rowids: Sequence[int], *, workers: int | None = None) -> None:
-    """Fill each ``(column, out, sizes)``: the column's BLOBs of ``rowids``, in order, back to back
-    into the C-contiguous array ``out``; ``sizes[i]`` is the byte length row i must have.
+    """Fill the C-contiguous array ``out`` with ``column``'s BLOBs of ``rowids``, in order, back to
+    back; ``sizes[i]`` is the byte length row i must have.
 
     ``workers`` threads (default: one per CPU, at most 4) each read a contiguous share of the rows
     on a read-only connection of their own, one read transaction each; ctypes releases the GIL
@@ -86,23 +86,19 @@ def read_into(path: str | Path, table: str, columns: Sequence[tuple[str, np.ndar
     against 0.20 s on one). The shares may see different snapshots, which is only sound for rows
     that are never changed once written — as vector blocks and ANN chunks are. Raises
     :class:`BlobReadError` when a row is missing or a BLOB's length is not the expected one
-    (nothing is then promised about the outputs' contents).
+    (nothing is then promised about ``out``'s contents).
     """
     lib = _library()
     if lib is None:
         raise BlobReadError("sqlite3_blob_read is not available from the driver's SQLite library")
-    for _, out, sizes in columns:
-        if not out.flags.c_contiguous or not out.flags.writeable or sum(sizes) != out.nbytes or len(sizes) != len(rowids):
-            raise ValueError("read_into: each output array must be writable, C-contiguous and exactly sizes long")
+    if not out.flags.c_contiguous or not out.flags.writeable or sum(sizes) != out.nbytes or len(sizes) != len(rowids):
+        raise ValueError("read_into: the output array must be writable, C-contiguous and exactly sizes long")
     workers = max(1, min(workers or min(os.cpu_count() or 1, 4), len(rowids)))
     bounds = [len(rowids) * w // workers for w in range(workers + 1)]
-    # Byte offset in each output where row i starts.
-    starts = [np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]) for _, _, sizes in columns]
+    starts = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])  # byte offset in ``out`` where row i starts
 
     def read_share(a: int, b: int) -> None:
-        jobs = [(column, out.ctypes.data + int(start[a]), sizes[a:b])
-                for (column, out, sizes), start in zip(columns, starts)]
-        _read_rows(lib, str(path), table, jobs, rowids[a:b])
+        _read_rows(lib, str(path), table, column, out.ctypes.data + int(starts[a]), sizes[a:b], rowids[a:b])
 
     if workers == 1:
         read_share(0, len(rowids))
@@ -112,16 +108,15 @@ def read_into(path: str | Path, table: str, columns: Sequence[tuple[str, np.ndar
             future.result()
 
 
-def _read_rows(lib, path: str, table: str, jobs: Sequence[tuple[str, int, Sequence[int]]], rowids: Sequence[int]) -> None:
-    """On a new read-only connection, in one read transaction: each job's column of ``rowids``
-    into memory from its address on."""
+def _read_rows(lib, path: str, table: str, column: str, address: int, sizes: Sequence[int], rowids: Sequence[int]) -> None:
+    """On a new read-only connection, in one read transaction: ``column`` of ``rowids`` into memory
+    from ``address`` on."""
     db = _P()
     status = lib.sqlite3_open_v2(path.encode(), ctypes.byref(db), SQLITE_OPEN_READONLY, None)
     try:
         if status != SQLITE_OK or lib.sqlite3_exec(db, b"BEGIN", None, None, None) != SQLITE_OK:
             raise BlobReadError(f"cannot open {path} read-only")
-        for column, address, sizes in jobs:
-            _read_column(lib, db, table, column, address, sizes, rowids)
+        _read_column(lib, db, table, column, address, sizes, rowids)
         lib.sqlite3_exec(db, b"COMMIT", None, None, None)
     finally:
         lib.sqlite3_close_v2(db)  # also when opening failed: SQLite hands back a handle to close

@@ -135,7 +135,7 @@ def read_blocks(conn: Connection, index_id: int, dim: int) -> tuple[np.ndarray, 
         return None
     matrix = np.empty((total, dim), np.float32)
     try:
-        blob_reader.read_into(conn.engine.url.database, "vector_blocks", [("vectors", matrix, [4 * n * dim for n in counts])],
+        blob_reader.read_into(conn.engine.url.database, "vector_blocks", "vectors", matrix, [4 * n * dim for n in counts],
                               [int(rowid) for rowid, _, _ in blocks])
     except blob_reader.BlobReadError:
         _read_vectors_through_driver(conn, index_id, dim, matrix)
